@@ -1,0 +1,3 @@
+from chainlint.cli import main
+
+main()
