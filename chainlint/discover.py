@@ -1,4 +1,4 @@
-"""Paths -> Alembic environments: alembic.ini, [tool.alembic], Flask-Migrate, bare versions folders."""
+"""Paths -> Alembic environments: alembic.ini, [tool.alembic], Flask-Migrate, bare folders."""
 
 from __future__ import annotations
 
@@ -29,4 +29,28 @@ class Environment:
 
 
 def discover_environments(paths: Sequence[Path]) -> list[Environment]:
-    raise NotImplementedError
+    # Interim: bare versions folders only, until full discovery lands.
+    import re
+
+    from chainlint.errors import DiscoveryError
+
+    envs = []
+    for path in paths:
+        if not path.exists():
+            raise DiscoveryError(f"{path}: no such file or directory")
+        folder = path.resolve()
+        if (folder / "versions").is_dir():
+            folder = folder / "versions"
+        files = tuple(
+            sorted(
+                p
+                for p in folder.rglob("*.py")
+                if re.match(r"(?!\.\#|__init__)(.*\.py)$", p.name) and "__pycache__" not in p.parts
+            )
+        )
+        envs.append(
+            Environment(
+                folder, "versions-folder", None, (folder,), True, DEFAULT_FILE_TEMPLATE, files
+            )
+        )
+    return envs

@@ -1,0 +1,201 @@
+"""click commands: parse options, call the pipeline, pick a reporter. No logic lives here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from chainlint import __version__
+from chainlint.errors import ChainlintError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CHECK_FORMATS = ("text", "json", "sarif", "github", "gitlab")
+
+
+class DefaultCommandGroup(click.Group):
+    """`chainlint PATH...` means `chainlint check PATH...`, as `ruff PATH` meant `ruff check`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (
+            args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")
+        ):
+            args = ["check", *args]
+        return super().parse_args(ctx, args)
+
+
+def selection_options(func: F) -> F:
+    for option in reversed(
+        [
+            click.option(
+                "--select", multiple=True, help="Rule codes or prefixes to enable (CL001,CL1,ALL)."
+            ),
+            click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable."),
+            click.option("--extend-select", multiple=True, help="Codes to add to the selection."),
+            click.option(
+                "--max-revision-length",
+                type=click.IntRange(min=1),
+                default=None,
+                help="Longest allowed revision id (default 32: alembic_version is VARCHAR(32)).",
+            ),
+            click.option(
+                "--config",
+                "config_file",
+                type=click.Path(path_type=Path, dir_okay=False),
+                default=None,
+                help="A pyproject.toml or TOML file with [tool.chainlint] settings.",
+            ),
+            click.option("--no-cache", is_flag=True, help="Do not read or write the cache."),
+            click.option("--quiet", "-q", is_flag=True, help="Print findings only."),
+            click.option(
+                "--color/--no-color",
+                default=None,
+                help="Force colour on or off (NO_COLOR is respected).",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def make_console(color: bool | None, stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    if color is None:
+        no_color = bool(os.environ.get("NO_COLOR"))
+        return Console(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=True)
+    return Console(
+        stderr=stderr,
+        force_terminal=color,
+        no_color=not color,
+        highlight=False,
+        soft_wrap=True,
+        color_system="auto" if color else None,
+    )
+
+
+def load_run_settings(
+    config_file: Path | None,
+    select: Sequence[str],
+    ignore: Sequence[str],
+    extend_select: Sequence[str],
+    max_revision_length: int | None,
+    no_cache: bool,
+) -> Any:
+    from chainlint.config import load_settings, parse_codes
+
+    settings = load_settings(config_file)
+    return settings.with_options(
+        select=parse_codes(select) if select else None,
+        ignore=(*settings.ignore, *(parse_codes(ignore) or ())) if ignore else None,
+        extend_select=(*settings.extend_select, *(parse_codes(extend_select) or ()))
+        if extend_select
+        else None,
+        max_revision_length=max_revision_length,
+        cache=False if no_cache else None,
+    )
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"chainlint: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group(cls=DefaultCommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="chainlint")
+def cli() -> None:
+    """Static analyzer and autofixer for Alembic revision chains. Never imports a migration."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--format", "output_format", type=click.Choice(CHECK_FORMATS), default="text", show_default=True
+)
+@click.option(
+    "--base", "base_ref", default=None, help="Compare with a git ref (pull-request gate)."
+)
+@selection_options
+def check(
+    paths: tuple[Path, ...],
+    output_format: str,
+    base_ref: str | None,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    extend_select: tuple[str, ...],
+    max_revision_length: int | None,
+    config_file: Path | None,
+    no_cache: bool,
+    quiet: bool,
+    color: bool | None,
+) -> None:
+    """Check the revision chains of every Alembic environment under PATHS."""
+    from chainlint.lint import lint_paths
+
+    settings = load_run_settings(
+        config_file, select, ignore, extend_select, max_revision_length, no_cache
+    )
+    if base_ref is not None:
+        fail("--base is not supported yet")
+    result = lint_paths(list(paths) or [Path.cwd()], settings)
+    cwd = Path.cwd()
+    if output_format == "json":
+        from chainlint.report.json import render_json
+
+        click.echo(render_json(result, cwd), nl=False)
+    elif output_format == "text":
+        from chainlint.report.text import render_text
+
+        render_text(result, make_console(color), cwd, quiet)
+    else:
+        fail(f"--format {output_format} is not supported yet")
+    sys.exit(1 if result.errors else 0)
+
+
+@cli.command()
+@click.argument("code", required=False)
+@click.option("--all", "show_all", is_flag=True, help="List every rule.")
+def rule(code: str | None, show_all: bool) -> None:
+    """Explain a rule: what it does, why it matters, an example, the fix."""
+    from chainlint.rules import ALL_RULES, rule_for
+
+    if show_all or code is None:
+        for item in ALL_RULES:
+            fix = "fix" if item.fixable else "-"
+            default = "" if item.default_enabled else " (off by default)"
+            click.echo(f"{item.code}  {item.name:<28} {item.severity:<8} {fix}{default}")
+        return
+    item = rule_for(code)
+    click.echo(
+        f"# {item.code} {item.name} ({item.severity}{', fixable' if item.fixable else ''})\n"
+    )
+    click.echo(item.documentation())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: every user-facing failure is one line on stderr and exit 2."""
+    try:
+        cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="chainlint",
+            standalone_mode=False,
+        )
+    except ChainlintError as exc:
+        fail(str(exc))
+    except click.exceptions.Abort:
+        fail("aborted")
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        fail("interrupted")
+    except Exception as exc:  # a traceback reaching the user is a bug; say where it happened
+        fail(f"internal error: {type(exc).__name__}: {exc}")
+    sys.exit(0)

@@ -1,0 +1,39 @@
+"""What flows from rules to reporters: findings and the fixes they carry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from chainlint.edits import Edit
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """A repair a finding offers; `applicable` is False when the fixer would have to guess."""
+
+    description: str
+    applicable: bool = True
+    edits: tuple[Edit, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    code: str
+    name: str
+    severity: Severity
+    message: str
+    path: Path
+    line: int
+    column: int
+    revision: str | None = None
+    fix: Fix | None = None
+    # The environment this finding belongs to (its root folder).
+    environment: Path | None = None
+
+    @property
+    def fixable(self) -> bool:
+        return self.fix is not None and self.fix.applicable

@@ -1,0 +1,190 @@
+"""RevisionFiles -> RevisionGraph, with exactly the semantics of Alembic's RevisionMap.
+
+Alembic builds its map in load order: a later file with the same id replaces the earlier one;
+branch labels join the id namespace; a `down_revision` or `depends_on` entry is looked up among
+ids and labels. `heads` are revisions no other revision names as a `down_revision`
+(`depends_on` does not count); `bases` are revisions whose `down_revision` is None, `()` or `[]`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import networkx as nx
+
+from chainlint.discover import Environment
+from chainlint.read import Identifier, RevisionFile
+
+PARENT = "parent"
+DEPENDENCY = "dependency"
+
+
+@dataclass(frozen=True, slots=True)
+class DanglingReference:
+    """A `down_revision` or `depends_on` entry that names no revision (and no branch label)."""
+
+    revision: str
+    file: RevisionFile
+    field: str
+    identifier: Identifier
+
+
+@dataclass(frozen=True, slots=True)
+class LabelConflict:
+    label: str
+    file: RevisionFile
+    # The revision that already holds the name (as a label or as its id).
+    holder: str
+
+
+class RevisionGraph:
+    """One environment's revisions as a networkx DiGraph, edges pointing from parent to child."""
+
+    def __init__(self, environment: Environment, files: Sequence[RevisionFile]) -> None:
+        self.environment = environment
+        self.files: tuple[RevisionFile, ...] = tuple(files)
+        self.revisions: dict[str, RevisionFile] = {}
+        self.duplicates: dict[str, list[RevisionFile]] = {}
+        self.branch_labels: dict[str, str] = {}
+        self.label_conflicts: list[LabelConflict] = []
+        self.dangling: list[DanglingReference] = []
+        self.dag: nx.DiGraph = nx.DiGraph()
+        self._build()
+
+    # -- construction -------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        for file in self.files:
+            rev = file.revision_id if file.problem is None else None
+            if rev is None:
+                continue
+            if rev in self.revisions:
+                self.duplicates.setdefault(rev, [self.revisions[rev]]).append(file)
+            # Alembic: the later file replaces the earlier one, keeping its place in the order.
+            self.revisions[rev] = file
+        for rev in self.revisions:
+            self.dag.add_node(rev)
+        for rev, file in self.revisions.items():
+            for label in file.labels:
+                if label in self.branch_labels:
+                    self.label_conflicts.append(
+                        LabelConflict(label, file, self.branch_labels[label])
+                    )
+                elif label in self.revisions:
+                    self.label_conflicts.append(LabelConflict(label, file, label))
+                else:
+                    self.branch_labels[label] = rev
+        for rev, file in self.revisions.items():
+            self._link(rev, file, "down_revision", PARENT)
+            self._link(rev, file, "depends_on", DEPENDENCY)
+
+    def _link(self, rev: str, file: RevisionFile, field: str, kind: str) -> None:
+        assignment = file.down_revision if field == "down_revision" else file.depends_on
+        if assignment is None:
+            return
+        for identifier in assignment.items:
+            if identifier.value is None:
+                continue
+            target = self.resolve(identifier.value)
+            if target is None:
+                self.dangling.append(DanglingReference(rev, file, field, identifier))
+                continue
+            existing = self.dag.get_edge_data(target, rev)
+            if existing is None or kind == PARENT:
+                self.dag.add_edge(target, rev, kind=kind)
+
+    # -- lookups --------------------------------------------------------------------------------
+
+    def resolve(self, name: str) -> str | None:
+        """The revision an id or branch label names, as Alembic's map would look it up."""
+        if name in self.revisions:
+            return name
+        return self.branch_labels.get(name)
+
+    def file(self, rev: str) -> RevisionFile:
+        return self.revisions[rev]
+
+    def parents(self, rev: str) -> tuple[str, ...]:
+        """The `down_revision` entries as declared."""
+        return self.revisions[rev].down_revisions
+
+    def dependencies(self, rev: str) -> tuple[str, ...]:
+        """The `depends_on` entries resolved to revision ids (branch labels resolved)."""
+        resolved = (self.resolve(name) for name in self.revisions[rev].dependencies)
+        return tuple(name for name in resolved if name is not None)
+
+    def children(self, rev: str) -> tuple[str, ...]:
+        return tuple(
+            child for child in self.dag.successors(rev) if self.dag[rev][child]["kind"] == PARENT
+        )
+
+    @cached_property
+    def parent_dag(self) -> nx.DiGraph:
+        """The graph of `down_revision` links only."""
+        return nx.subgraph_view(self.dag, filter_edge=lambda a, b: self.dag[a][b]["kind"] == PARENT)
+
+    @cached_property
+    def heads(self) -> tuple[str, ...]:
+        return tuple(rev for rev in self.revisions if not self.children(rev))
+
+    @cached_property
+    def bases(self) -> tuple[str, ...]:
+        return tuple(rev for rev, file in self.revisions.items() if file.is_base)
+
+    @cached_property
+    def merge_points(self) -> tuple[str, ...]:
+        return tuple(rev for rev, file in self.revisions.items() if len(file.down_revisions) > 1)
+
+    @cached_property
+    def branch_points(self) -> tuple[str, ...]:
+        return tuple(rev for rev in self.revisions if len(self.children(rev)) > 1)
+
+    def ancestors(self, rev: str, *, include_dependencies: bool = False) -> set[str]:
+        graph = self.dag if include_dependencies else self.parent_dag
+        return set(nx.ancestors(graph, rev))
+
+    def descendants(self, rev: str, *, include_dependencies: bool = False) -> set[str]:
+        graph = self.dag if include_dependencies else self.parent_dag
+        return set(nx.descendants(graph, rev))
+
+    def cycles(self) -> Iterator[list[str]]:
+        """Each group of revisions that reach themselves through parent/dependency links."""
+        for component in nx.strongly_connected_components(self.dag):
+            if len(component) > 1:
+                yield sorted(component)
+
+    def nearest_labels(self, rev: str) -> frozenset[str]:
+        """The branch labels declared nearest to `rev`, walking down its `down_revision` links."""
+        seen = {rev}
+        queue: deque[str] = deque([rev])
+        while queue:
+            level_labels: set[str] = set()
+            for _ in range(len(queue)):
+                current = queue.popleft()
+                level_labels.update(self.revisions[current].labels)
+                for parent in self.parent_dag.predecessors(current):
+                    if parent not in seen:
+                        seen.add(parent)
+                        queue.append(parent)
+            if level_labels:
+                return frozenset(level_labels)
+        return frozenset()
+
+    def reaching_bases(self, rev: str) -> set[str]:
+        """The bases `rev` descends from through `down_revision` links (itself included)."""
+        bases = set(self.bases)
+        return {r for r in self.ancestors(rev) | {rev} if r in bases}
+
+    def topological_order(self, revs: Iterable[str] | None = None) -> list[str]:
+        graph = self.parent_dag if revs is None else self.parent_dag.subgraph(revs)
+        try:
+            return list(nx.lexicographical_topological_sort(graph))
+        except nx.NetworkXUnfeasible:
+            return sorted(graph.nodes)
+
+
+def build_graph(environment: Environment, files: Sequence[RevisionFile]) -> RevisionGraph:
+    return RevisionGraph(environment, files)

@@ -1,0 +1,72 @@
+"""The check pipeline: discover -> read -> graph -> rules -> findings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from chainlint.config import Settings
+from chainlint.constants import ModuleConstants
+from chainlint.discover import Environment, discover_environments
+from chainlint.findings import Finding
+from chainlint.graph import RevisionGraph
+from chainlint.read import RevisionFile, read_revision_file
+from chainlint.rules import selected_rules
+from chainlint.rules.base import RuleContext
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentResult:
+    environment: Environment
+    graph: RevisionGraph
+
+
+@dataclass(frozen=True, slots=True)
+class LintResult:
+    environments: tuple[EnvironmentResult, ...]
+    findings: list[Finding]
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+
+def read_environment(
+    environment: Environment, constants: ModuleConstants | None = None
+) -> list[RevisionFile]:
+    constants = constants or ModuleConstants()
+    return [read_revision_file(path, constants) for path in environment.files]
+
+
+def check_graph(graph: RevisionGraph, settings: Settings) -> list[Finding]:
+    """Run the selected rules on one graph; drop findings silenced by `# noqa`."""
+    ctx = RuleContext(graph, settings)
+    by_path = {file.path: file for file in graph.files}
+    findings = []
+    for rule in selected_rules(settings):
+        for finding in rule.check(ctx):
+            file = by_path.get(finding.path)
+            if file is not None and file.is_suppressed(finding.line, finding.code):
+                continue
+            findings.append(finding)
+    return findings
+
+
+def lint_environment(
+    environment: Environment, settings: Settings
+) -> tuple[RevisionGraph, list[Finding]]:
+    graph = RevisionGraph(environment, read_environment(environment))
+    return graph, check_graph(graph, settings)
+
+
+def lint_paths(paths: Sequence[Path], settings: Settings | None = None) -> LintResult:
+    settings = settings or Settings()
+    results = []
+    findings: list[Finding] = []
+    for environment in discover_environments(list(paths)):
+        graph, env_findings = lint_environment(environment, settings)
+        results.append(EnvironmentResult(environment, graph))
+        findings.extend(env_findings)
+    findings.sort(key=lambda f: (str(f.path), f.line, f.column, f.code))
+    return LintResult(tuple(results), findings)

@@ -1,0 +1,452 @@
+"""One migration file's text -> RevisionFile. Parses with `ast`; never imports, executes or
+compiles a migration to bytecode."""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from chainlint.constants import ConstantValue, ModuleConstants
+
+IDENTIFIER_NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
+
+# Alembic takes the id from the file name when a module declares no `revision` (legacy 0.1 files).
+LEGACY_REVISION_FILE = re.compile(r"([a-f0-9]+)\.py$")
+
+_HEADER_LINE = re.compile(
+    r"^(?P<prefix>[ \t]*)(?P<label>Revision ID|Revises|Create Date)[ \t]*:"
+    r"[ \t]*(?P<value>[^\r\n]*?)[ \t]*$",
+    re.MULTILINE,
+)
+_NOQA = re.compile(
+    r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE
+)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    """One identifier as written in the file."""
+
+    # The string, or None when it is not a string the reader could resolve.
+    value: str | None
+    line: int
+    column: int
+    # The expression as written, for messages.
+    source: str
+    # "str" for a string; "dynamic" when computed; otherwise the literal's type ("int", ...).
+    kind: str = "str"
+    # The module-level or imported constant the value was resolved through, if any.
+    via: str | None = None
+
+
+AssignmentShape = Literal["none", "scalar", "sequence", "dynamic"]
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """A module-level `revision`, `down_revision`, `branch_labels` or `depends_on`."""
+
+    name: str
+    line: int
+    column: int
+    shape: AssignmentShape
+    items: tuple[Identifier, ...] = ()
+    annotated: bool = False
+
+    @property
+    def strings(self) -> tuple[str, ...]:
+        return tuple(item.value for item in self.items if item.value is not None)
+
+    @property
+    def unresolved(self) -> tuple[Identifier, ...]:
+        return tuple(item for item in self.items if item.value is None)
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderField:
+    """A `Revision ID:`/`Revises:`/`Create Date:` line of the module docstring."""
+
+    label: str
+    value: str
+    line: int
+    # Column where the value starts (1-based).
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadProblem:
+    """Why a file could not be read (CL009)."""
+
+    message: str
+    line: int = 1
+    column: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionFile:
+    path: Path
+    revision: Assignment | None = None
+    down_revision: Assignment | None = None
+    branch_labels: Assignment | None = None
+    depends_on: Assignment | None = None
+    header: tuple[HeaderField, ...] = ()
+    problem: ReadProblem | None = None
+    # The id Alembic takes from the file name when the module declares no `revision`.
+    legacy_revision: str | None = None
+    # (line, codes) for each noqa comment; codes None means every code.
+    noqa: tuple[tuple[int, frozenset[str] | None], ...] = ()
+    # Line ranges of the module docstring (start, end), when there is one.
+    docstring_lines: tuple[int, int] | None = None
+    encoding: str = "utf-8"
+    # Other modules whose constants this file's identifiers were resolved from.
+    used_modules: tuple[Path, ...] = field(default=())
+
+    @property
+    def revision_id(self) -> str | None:
+        """The id Alembic would give this file, when the reader can tell."""
+        if self.revision is None:
+            return self.legacy_revision
+        if self.revision.shape == "scalar" and self.revision.items[0].kind == "str":
+            return self.revision.items[0].value
+        return None
+
+    @property
+    def down_revisions(self) -> tuple[str, ...]:
+        return self.down_revision.strings if self.down_revision else ()
+
+    @property
+    def dependencies(self) -> tuple[str, ...]:
+        return self.depends_on.strings if self.depends_on else ()
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.branch_labels.strings if self.branch_labels else ()
+
+    @property
+    def is_base(self) -> bool:
+        """Alembic's `Revision.is_base`: `down_revision` is None, `()` or `[]`."""
+        dr = self.down_revision
+        return dr is not None and (dr.shape == "none" or (dr.shape == "sequence" and not dr.items))
+
+    def header_field(self, label: str) -> HeaderField | None:
+        for header_field in self.header:
+            if header_field.label == label:
+                return header_field
+        return None
+
+    def is_suppressed(self, line: int, code: str) -> bool:
+        for noqa_line, codes in self.noqa:
+            if noqa_line == line and (codes is None or code in codes):
+                return True
+        return False
+
+
+def decode_source(data: bytes) -> tuple[str, str]:
+    """Decode Python source bytes as the interpreter would (BOM, PEP 263 cookie)."""
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    return data.decode(encoding), encoding
+
+
+def read_revision_file(path: Path, constants: ModuleConstants | None = None) -> RevisionFile:
+    """Read one migration file. Problems become `RevisionFile.problem`, never exceptions."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return RevisionFile(
+            path=path, problem=ReadProblem(f"cannot be read: {exc.strerror or exc}")
+        )
+    return parse_revision_source(path, data, constants)
+
+
+def parse_revision_source(
+    path: Path, data: bytes, constants: ModuleConstants | None = None
+) -> RevisionFile:
+    try:
+        text, encoding = decode_source(data)
+    except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
+        return RevisionFile(path=path, problem=ReadProblem(f"cannot be decoded: {_one_line(exc)}"))
+    if "\0" in text:
+        return RevisionFile(
+            path=path, problem=ReadProblem("contains NUL bytes: not Python source (binary file?)")
+        )
+    try:
+        module = ast.parse(text, filename=str(path))
+    except SyntaxError as exc:
+        return RevisionFile(
+            path=path,
+            problem=ReadProblem(
+                f"is not valid Python: {exc.msg}", exc.lineno or 1, max(exc.offset or 1, 1)
+            ),
+        )
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return RevisionFile(path=path, problem=ReadProblem(f"cannot be parsed: {_one_line(exc)}"))
+
+    reader = _ModuleReader(path, text, constants or ModuleConstants())
+    assignments = reader.read_assignments(module)
+    docstring_lines, header = _read_header(module, text)
+    legacy = None
+    if "revision" not in assignments:
+        match = LEGACY_REVISION_FILE.match(path.name)
+        legacy = match.group(1) if match else None
+    return RevisionFile(
+        path=path,
+        revision=assignments.get("revision"),
+        down_revision=assignments.get("down_revision"),
+        branch_labels=assignments.get("branch_labels"),
+        depends_on=assignments.get("depends_on"),
+        header=header,
+        legacy_revision=legacy,
+        noqa=_read_noqa(text),
+        docstring_lines=docstring_lines,
+        encoding=encoding,
+        used_modules=tuple(sorted(reader.used_modules)),
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class _ModuleReader:
+    """Finds the module-level identifier assignments and resolves names to constants."""
+
+    def __init__(self, path: Path, text: str, constants: ModuleConstants) -> None:
+        self.path = path
+        self.text = text
+        self._lines: list[str] | None = None
+        self.constants = constants
+        self.local: dict[str, ConstantValue] = {}
+        self.imports: dict[str, tuple[str, int, str | None]] = {}
+        self.used_modules: set[Path] = set()
+
+    def read_assignments(self, module: ast.Module) -> dict[str, Assignment]:
+        found: dict[str, Assignment] = {}
+        for stmt in module.body:
+            if isinstance(stmt, ast.Assign):
+                for target in stmt.targets:
+                    self._assign(found, target, stmt.value, annotated=False)
+            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                self._assign(found, stmt.target, stmt.value, annotated=True)
+            elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+                self._dynamic(found, stmt.target.id, stmt)
+            elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                self._record_import(stmt)
+            elif isinstance(stmt, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+                # Assigned under a condition: the value depends on run time.
+                for name, node in _conditional_assignments(stmt):
+                    self._dynamic(found, name, node)
+        return found
+
+    def _dynamic(self, found: dict[str, Assignment], name: str, node: ast.AST) -> None:
+        self.local.pop(name, None)
+        if name in IDENTIFIER_NAMES:
+            line, column = self._position(node)
+            source = ast.get_source_segment(self.text, node) or name
+            found[name] = Assignment(
+                name,
+                line,
+                column,
+                "dynamic",
+                (Identifier(None, line, column, source.strip().splitlines()[0], "dynamic"),),
+            )
+
+    def _assign(
+        self, found: dict[str, Assignment], target: ast.expr, value: ast.expr, *, annotated: bool
+    ) -> None:
+        if isinstance(target, ast.Name):
+            self._bind(found, target.id, value, annotated)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            names = [elt for elt in target.elts if isinstance(elt, ast.Name)]
+            if (
+                len(names) == len(target.elts)
+                and isinstance(value, (ast.Tuple, ast.List))
+                and len(value.elts) == len(names)
+            ):
+                for name_node, item in zip(names, value.elts, strict=True):
+                    self._bind(found, name_node.id, item, annotated)
+            else:
+                for elt in target.elts:
+                    if isinstance(elt, ast.Name):
+                        self._dynamic(found, elt.id, value)
+
+    def _bind(
+        self, found: dict[str, Assignment], name: str, value: ast.expr, annotated: bool
+    ) -> None:
+        resolved = self._constant(value)
+        if resolved is not _UNRESOLVED:
+            self.local[name] = resolved  # type: ignore[assignment]
+        else:
+            self.local.pop(name, None)
+        if name in IDENTIFIER_NAMES:
+            found[name] = self._assignment(name, value, annotated)
+
+    def _assignment(self, name: str, value: ast.expr, annotated: bool) -> Assignment:
+        line, column = self._position(value)
+        if isinstance(value, ast.Constant) and value.value is None:
+            return Assignment(name, line, column, "none", (), annotated)
+        if isinstance(value, (ast.Tuple, ast.List)):
+            items = tuple(self._identifier(elt) for elt in value.elts)
+            return Assignment(name, line, column, "sequence", items, annotated)
+        resolved = self._constant(value)
+        if resolved is None:
+            return Assignment(name, line, column, "none", (), annotated)
+        if isinstance(resolved, tuple):
+            via = _dotted(value)
+            items = tuple(Identifier(v, line, column, via or v, "str", via) for v in resolved)
+            return Assignment(name, line, column, "sequence", items, annotated)
+        item = self._identifier(value)
+        shape: AssignmentShape = "dynamic" if item.kind == "dynamic" else "scalar"
+        return Assignment(name, line, column, shape, (item,), annotated)
+
+    def _identifier(self, node: ast.expr) -> Identifier:
+        line, column = self._position(node)
+        source = ast.get_source_segment(self.text, node) or ""
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, str):
+                return Identifier(node.value, line, column, source)
+            return Identifier(None, line, column, source, type(node.value).__name__)
+        resolved = self._constant(node)
+        if isinstance(resolved, str):
+            return Identifier(resolved, line, column, source, "str", _dotted(node))
+        return Identifier(None, line, column, source, "dynamic")
+
+    def _constant(self, node: ast.expr) -> ConstantValue | object:
+        """A string, tuple of strings or None the expression stands for, or _UNRESOLVED."""
+        if isinstance(node, ast.Constant):
+            if node.value is None or isinstance(node.value, str):
+                return node.value
+            return _UNRESOLVED
+        if isinstance(node, (ast.Tuple, ast.List)):
+            values = [self._constant(elt) for elt in node.elts]
+            if all(isinstance(v, str) for v in values):
+                return tuple(values)  # type: ignore[arg-type]
+            return _UNRESOLVED
+        dotted = _dotted(node)
+        if dotted is None:
+            return _UNRESOLVED
+        head, _, rest = dotted.partition(".")
+        if not rest and head in self.local:
+            return self.local[head]
+        if head in self.imports:
+            module, level, attribute = self.imports[head]
+            parts = ([attribute] if attribute else []) + (rest.split(".") if rest else [])
+            found = self.constants.resolve(self.path.parent, module, level, parts)
+            if found is not None:
+                self.used_modules.add(found.module)
+                return found.value
+        return _UNRESOLVED
+
+    def _record_import(self, stmt: ast.Import | ast.ImportFrom) -> None:
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.asname:
+                    self.imports[alias.asname] = (alias.name, 0, None)
+                else:
+                    top = alias.name.split(".")[0]
+                    self.imports[top] = (top, 0, None)
+        else:
+            for alias in stmt.names:
+                bound = alias.asname or alias.name
+                self.imports[bound] = (stmt.module or "", stmt.level, alias.name)
+                self.local.pop(bound, None)
+
+    def _position(self, node: ast.AST) -> tuple[int, int]:
+        line: int = getattr(node, "lineno", 1)
+        offset: int = getattr(node, "col_offset", 0)
+        if offset and not self.text.isascii():
+            # ast counts UTF-8 bytes; editors and SARIF count characters.
+            if self._lines is None:
+                self._lines = _LINE_BREAK.split(self.text)
+            if line - 1 < len(self._lines):
+                offset = len(
+                    self._lines[line - 1].encode("utf-8")[:offset].decode("utf-8", "ignore")
+                )
+        return line, offset + 1
+
+
+_UNRESOLVED = object()
+
+
+def _dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
+
+
+def _conditional_assignments(stmt: ast.stmt) -> Iterator[tuple[str, ast.AST]]:
+    for node in ast.walk(stmt):
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = list(node.targets)
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            targets = [node.target]
+        for target in targets:
+            for name in ast.walk(target):
+                if isinstance(name, ast.Name):
+                    yield name.id, node
+
+
+def _read_header(
+    module: ast.Module, text: str
+) -> tuple[tuple[int, int] | None, tuple[HeaderField, ...]]:
+    if not module.body:
+        return None, ()
+    first = module.body[0]
+    if not (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    ):
+        return None, ()
+    start, end = first.lineno, first.end_lineno or first.lineno
+    lines = _LINE_BREAK.split(text)
+    found: dict[str, HeaderField] = {}
+    for number in range(start, min(end, len(lines)) + 1):
+        match = _HEADER_LINE.match(lines[number - 1])
+        if match and match.group("label") not in found:
+            label = match.group("label")
+            value = match.group("value")
+            if number == end:
+                # The closing quotes may share the line: `Revises: abc"""`.
+                value = value.rstrip("\"'").rstrip()
+            found[label] = HeaderField(label, value, number, match.start("value") + 1)
+    return (start, end), tuple(found.values())
+
+
+def _read_noqa(text: str) -> tuple[tuple[int, frozenset[str] | None], ...]:
+    if "noqa" not in text.lower():
+        return ()
+    result = []
+    for number, line in enumerate(_LINE_BREAK.split(text), start=1):
+        match = _NOQA.search(line)
+        if match:
+            codes = match.group("codes")
+            result.append(
+                (number, frozenset(re.findall(r"[A-Z]+[0-9]+", codes.upper())) if codes else None)
+            )
+    return tuple(result)
+
+
+def header_revises(value: str) -> tuple[str, ...]:
+    """Split a `Revises:` value as Alembic writes it (`a, b`); empty means a base."""
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def parsed_identifiers(file: RevisionFile) -> Mapping[str, Assignment | None]:
+    return {
+        "revision": file.revision,
+        "down_revision": file.down_revision,
+        "branch_labels": file.branch_labels,
+        "depends_on": file.depends_on,
+    }

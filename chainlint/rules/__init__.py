@@ -1,0 +1,82 @@
+"""The rule registry: every rule, by code."""
+
+from __future__ import annotations
+
+from chainlint.config import Settings
+from chainlint.errors import UsageError
+from chainlint.rules.base import Rule
+from chainlint.rules.cl001_unknown_down_revision import UnknownDownRevision
+from chainlint.rules.cl002_unknown_dependency import UnknownDependency
+from chainlint.rules.cl003_duplicate_revision import DuplicateRevision
+from chainlint.rules.cl004_revision_cycle import RevisionCycle
+from chainlint.rules.cl005_illegal_revision_id import IllegalRevisionId
+from chainlint.rules.cl006_revision_id_too_long import RevisionIdTooLong
+from chainlint.rules.cl007_missing_revision import MissingRevision
+from chainlint.rules.cl008_dynamic_revision import DynamicRevision
+from chainlint.rules.cl009_unreadable_file import UnreadableFile
+from chainlint.rules.cl010_multiple_heads import MultipleHeads
+from chainlint.rules.cl011_orphan_base import OrphanBase
+from chainlint.rules.cl012_branch_label_conflict import BranchLabelConflict
+from chainlint.rules.cl013_suspicious_branch_label import SuspiciousBranchLabel
+from chainlint.rules.cl101_header_mismatch import HeaderMismatch
+from chainlint.rules.cl102_redundant_merge_parent import RedundantMergeParent
+from chainlint.rules.cl103_filename_mismatch import FilenameMismatch
+from chainlint.rules.cl104_placeholder_revision_id import PlaceholderRevisionId
+
+ALL_RULES: tuple[type[Rule], ...] = (
+    UnknownDownRevision,
+    UnknownDependency,
+    DuplicateRevision,
+    RevisionCycle,
+    IllegalRevisionId,
+    RevisionIdTooLong,
+    MissingRevision,
+    DynamicRevision,
+    UnreadableFile,
+    MultipleHeads,
+    OrphanBase,
+    BranchLabelConflict,
+    SuspiciousBranchLabel,
+    HeaderMismatch,
+    RedundantMergeParent,
+    FilenameMismatch,
+    PlaceholderRevisionId,
+)
+
+RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}
+
+
+def rule_for(code: str) -> type[Rule]:
+    try:
+        return RULES_BY_CODE[code.upper()]
+    except KeyError:
+        raise UsageError(f"unknown rule code {code!r} (see `chainlint rule --all`)") from None
+
+
+def _matches(code: str, selectors: tuple[str, ...]) -> bool:
+    return any(s == "ALL" or code.startswith(s) for s in selectors)
+
+
+def known_code(selector: str, extra_codes: tuple[str, ...] = ()) -> bool:
+    codes = (*RULES_BY_CODE, *extra_codes)
+    return selector == "ALL" or any(code.startswith(selector) for code in codes)
+
+
+def selected_codes(settings: Settings, extra_codes: tuple[str, ...] = ()) -> frozenset[str]:
+    """The codes a run reports: select (or the defaults) + extend-select - ignore."""
+    for selector in (*(settings.select or ()), *settings.ignore, *settings.extend_select):
+        if not known_code(selector, extra_codes):
+            raise UsageError(f"unknown rule code or prefix {selector!r} in select/ignore")
+    everything = (*RULES_BY_CODE, *extra_codes)
+    if settings.select is None:
+        chosen = {c for c in RULES_BY_CODE if RULES_BY_CODE[c].default_enabled} | set(extra_codes)
+    else:
+        chosen = {c for c in everything if _matches(c, settings.select)}
+    chosen |= {c for c in everything if _matches(c, settings.extend_select)}
+    chosen -= {c for c in everything if _matches(c, settings.ignore)}
+    return frozenset(chosen)
+
+
+def selected_rules(settings: Settings) -> list[Rule]:
+    codes = selected_codes(settings)
+    return [rule() for rule in ALL_RULES if rule.code in codes]

@@ -1,0 +1,140 @@
+"""What a rule is: a code, a name, a page of documentation, its own examples, and a check."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from chainlint.config import Settings
+from chainlint.findings import Finding, Fix, Severity
+from chainlint.graph import RevisionGraph
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """A finding an invalid example must produce: file (relative), line, and a message fragment."""
+
+    path: str
+    line: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """A tiny migration folder: relative file name -> source. Written as a bare versions folder
+    unless it holds an `alembic.ini`."""
+
+    files: Mapping[str, str]
+    expect: tuple[Expected, ...] = ()
+    description: str = ""
+    settings: Settings = field(default_factory=Settings)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleContext:
+    graph: RevisionGraph
+    settings: Settings
+
+    def display(self, path: Path) -> str:
+        """A path as messages show it: relative to the folder above the versions folder."""
+        env = self.graph.environment
+        anchor = env.root.parent if env.source == "versions-folder" else env.root
+        try:
+            return path.relative_to(anchor).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+
+class Rule:
+    """Subclasses set the class attributes, write a four-part docstring, and implement check()."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    severity: ClassVar[Severity]
+    fixable: ClassVar[bool] = False
+    default_enabled: ClassVar[bool] = True
+    valid: ClassVar[tuple[Example, ...]] = ()
+    invalid: ClassVar[tuple[Example, ...]] = ()
+
+    def check(self, ctx: RuleContext) -> Iterable[Finding]:
+        raise NotImplementedError
+
+    @classmethod
+    def documentation(cls) -> str:
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def summary(cls) -> str:
+        """The first sentence of 'What it does'."""
+        doc = cls.documentation()
+        lines = [line for line in doc.splitlines() if line and not line.startswith("#")]
+        return lines[0] if lines else cls.name
+
+    def finding(
+        self,
+        ctx: RuleContext,
+        path: Path,
+        line: int,
+        column: int,
+        message: str,
+        revision: str | None = None,
+        fix: Fix | None = None,
+    ) -> Finding:
+        return Finding(
+            code=self.code,
+            name=self.name,
+            severity=self.severity,
+            message=message,
+            path=path,
+            line=line,
+            column=column,
+            revision=revision,
+            fix=fix,
+            environment=ctx.graph.environment.root,
+        )
+
+
+def migration(
+    revision: str | None,
+    down_revision: str | tuple[str, ...] | None,
+    *,
+    message: str = "change",
+    branch_labels: str | tuple[str, ...] | None = None,
+    depends_on: str | tuple[str, ...] | None = None,
+    header: bool = True,
+    revises_header: str | None = None,
+) -> str:
+    """Source of a migration in the layout of Alembic's default script.py.mako (examples, tests)."""
+
+    def literal(value: str | tuple[str, ...] | None) -> str:
+        if isinstance(value, tuple):
+            return "(" + ", ".join(repr(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+        return repr(value)
+
+    if revises_header is None:
+        revises_header = (
+            ", ".join(down_revision) if isinstance(down_revision, tuple) else (down_revision or "")
+        )
+    lines = []
+    if header:
+        lines += [
+            f'"""{message}',
+            "",
+            f"Revision ID: {revision}",
+            f"Revises: {revises_header}",
+            "Create Date: 2024-01-01 00:00:00.000000",
+            "",
+            '"""',
+        ]
+    lines += ["from alembic import op", "import sqlalchemy as sa", ""]
+    lines += ["# revision identifiers, used by Alembic."]
+    if revision is not None:
+        lines.append(f"revision = {literal(revision)}")
+    lines.append(f"down_revision = {literal(down_revision)}")
+    lines.append(f"branch_labels = {literal(branch_labels)}")
+    lines.append(f"depends_on = {literal(depends_on)}")
+    lines += ["", "", "def upgrade():", "    pass", "", "", "def downgrade():", "    pass", ""]
+    return "\n".join(lines)

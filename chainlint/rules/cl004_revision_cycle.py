@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from chainlint.findings import Finding
+from chainlint.rules.base import Example, Expected, Rule, RuleContext, migration
+
+
+class RevisionCycle(Rule):
+    """
+    ## What it does
+    Reports `down_revision`/`depends_on` links that form a cycle, a revision naming itself
+    included.
+
+    ## Why is this bad?
+    A history must run from its bases to its heads. Alembic refuses a cycle when it builds the
+    revision map (`CycleDetected`, `LoopDetected`), so every command fails.
+
+    ## Example
+    ```python
+    # a.py                      # b.py
+    revision = "a"              revision = "b"
+    down_revision = "b"         down_revision = "a"
+    ```
+
+    ## Fix
+    None automatic: decide which revision really comes first and point the other one at it.
+    """
+
+    code = "CL004"
+    name = "revision-cycle"
+    severity = "error"
+
+    valid = (
+        Example(
+            {
+                "a.py": migration("a", None),
+                "b.py": migration("b", "a"),
+                "c.py": migration("c", "a", depends_on="b"),
+            }
+        ),
+    )
+    invalid = (
+        Example(
+            {
+                "base.py": migration("base", None),
+                "a.py": migration("a", "b"),
+                "b.py": migration("b", "a"),
+            },
+            (Expected("versions/a.py", 13, "revisions 'a' -> 'b' -> 'a' form a cycle"),),
+        ),
+        Example(
+            {"a.py": migration("a", None), "b.py": migration("b", "b")},
+            (Expected("versions/b.py", 13, "revision 'b' names itself as its down_revision"),),
+        ),
+        Example(
+            {"a.py": migration("a", None), "b.py": migration("b", "a", depends_on="b")},
+            (Expected("versions/b.py", 15, "revision 'b' names itself in depends_on"),),
+        ),
+    )
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        graph = ctx.graph
+        for rev, file in graph.revisions.items():
+            for field, assignment in (
+                ("down_revision", file.down_revision),
+                ("depends_on", file.depends_on),
+            ):
+                if assignment is None:
+                    continue
+                for item in assignment.items:
+                    if item.value == rev:
+                        where = (
+                            "as its down_revision" if field == "down_revision" else "in depends_on"
+                        )
+                        message = (
+                            f"revision '{rev}' names itself {where}; Alembic fails every command "
+                            f"with LoopDetected"
+                        )
+                        yield self.finding(ctx, file.path, item.line, item.column, message, rev)
+        for members in graph.cycles():
+            ordered = _cycle_order(ctx, members)
+            first = graph.revisions[ordered[0]]
+            path = " -> ".join(f"'{m}'" for m in [*ordered, ordered[0]])
+            files = ", ".join(ctx.display(graph.revisions[m].path) for m in ordered)
+            anchor = first.down_revision or first.depends_on or first.revision
+            line, column = (anchor.line, anchor.column) if anchor else (1, 1)
+            message = (
+                f"revisions {path} form a cycle ({files}); Alembic fails every command with "
+                f"CycleDetected"
+            )
+            yield self.finding(ctx, first.path, line, column, message, ordered[0])
+
+
+def _cycle_order(ctx: RuleContext, members: list[str]) -> list[str]:
+    """The cycle's members in link order, starting from the smallest id."""
+    graph = ctx.graph
+    inside = set(members)
+    start = min(members)
+    order = [start]
+    current = start
+    while True:
+        # Follow child -> parent links (down_revision, then depends_on) within the cycle.
+        nexts = [p for p in graph.dag.predecessors(current) if p in inside and p not in order]
+        if not nexts:
+            break
+        current = min(nexts)
+        order.append(current)
+    return order + sorted(inside - set(order))

@@ -1,0 +1,45 @@
+"""Small pieces several rules share: quoting ids, header edits, unresolved-value guards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from chainlint.edits import ReplaceHeaderLine
+from chainlint.graph import RevisionGraph
+from chainlint.read import RevisionFile, header_revises
+
+
+def quoted(ids: Iterable[str]) -> str:
+    """'a', 'b' and 'c'."""
+    items = [f"'{i}'" for i in ids]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def revises_edit(file: RevisionFile, parents: tuple[str, ...]) -> tuple[ReplaceHeaderLine, ...]:
+    """Make the `Revises:` header list `parents`, when the file has that header and it differs."""
+    header = file.header_field("Revises")
+    if header is None or header_revises(header.value) == parents:
+        return ()
+    return (ReplaceHeaderLine(file.path, header.line, "Revises", header.value, ", ".join(parents)),)
+
+
+def has_unresolved(graph: RevisionGraph, field: str) -> bool:
+    """Whether any file's `field` holds a value the reader could not resolve (CL008)."""
+    for file in graph.files:
+        if file.problem is not None:
+            continue
+        if field == "revision":
+            revision = file.revision
+            if (
+                revision is not None
+                and file.revision_id is None
+                and (revision.shape == "dynamic" or revision.unresolved)
+            ):
+                return True
+            continue
+        assignment = getattr(file, field)
+        if assignment is not None and (assignment.shape == "dynamic" or assignment.unresolved):
+            return True
+    return False

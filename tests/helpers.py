@@ -1,0 +1,68 @@
+"""Test helpers: write tiny migration folders and run chainlint on them in-process."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from chainlint.config import Settings
+from chainlint.discover import DEFAULT_FILE_TEMPLATE, Environment
+from chainlint.findings import Finding
+from chainlint.graph import RevisionGraph
+from chainlint.lint import check_graph, read_environment
+
+_ALEMBIC_LOADS = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
+
+
+def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+def versions_environment(versions: Path) -> Environment:
+    """A bare versions folder, walked as Alembic walks a recursive version location."""
+    files: list[Path] = []
+    for folder, dirs, names in sorted(_walk(versions)):
+        del dirs
+        files += [folder / n for n in sorted(names) if _ALEMBIC_LOADS.match(n)]
+    return Environment(
+        root=versions,
+        source="versions-folder",
+        config_path=None,
+        version_locations=(versions,),
+        recursive=True,
+        file_template=DEFAULT_FILE_TEMPLATE,
+        files=tuple(files),
+    )
+
+
+def _walk(root: Path) -> list[tuple[Path, list[str], list[str]]]:
+    out = []
+    for folder, dirs, names in root.walk() if hasattr(root, "walk") else _os_walk(root):
+        if folder.name.endswith("__pycache__"):
+            continue
+        out.append((folder, dirs, names))
+    return out
+
+
+def _os_walk(root: Path):  # type: ignore[no-untyped-def]
+    import os
+
+    for folder, dirs, names in os.walk(root):
+        yield Path(folder), dirs, names
+
+
+def graph_of(versions: Path) -> RevisionGraph:
+    env = versions_environment(versions)
+    return RevisionGraph(env, read_environment(env))
+
+
+def findings_of(versions: Path, settings: Settings | None = None) -> list[Finding]:
+    return check_graph(graph_of(versions), settings or Settings(select=("ALL",)))
