@@ -1,0 +1,199 @@
+"""The command line: exit codes, output formats, selection, configuration, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from chainlint import __version__
+from chainlint.cli import main
+from chainlint.rules.base import migration
+from helpers import write_tree
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "fixtures" / "seed-broken-chain" / "api" / "migrations" / "versions"
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    captured = capsys.readouterr()
+    code = exited.value.code
+    return (code if isinstance(code, int) else 2), captured.out, captured.err
+
+
+@pytest.fixture
+def chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NO_COLOR", "1")
+    return write_tree(
+        tmp_path / "versions",
+        {
+            "a.py": migration("a", None),
+            "b.py": migration("b", "a"),
+            "c.py": migration("c", "b_typo"),
+        },
+    )
+
+
+def test_text_output_lists_findings_and_summary(
+    chain: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(["check", str(chain)], capsys)
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith("versions/c.py:13:17 CL001 down_revision 'b_typo'")
+    assert "did you mean 'b' (declared in versions/b.py)?" in lines[0]
+    assert "Found 1 error and 0 warnings (3 revisions in 1 environment)." in out
+    assert "1 fixable with `chainlint fix`" in out
+
+
+def test_check_is_the_default_command(chain: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run([str(chain)], capsys)
+    assert code == 1 and "CL001" in out
+
+
+def test_json_output_follows_the_schema(chain: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["check", "--format", "json", str(chain)], capsys)
+    assert code == 1
+    document = json.loads(out)
+    assert document["version"] == 1
+    assert document["environments"] == [
+        {"path": "versions", "revisions": 3, "heads": ["b", "c"], "bases": ["a"]}
+    ]
+    (finding,) = document["findings"]
+    assert finding == {
+        "code": "CL001",
+        "name": "unknown-down-revision",
+        "severity": "error",
+        "message": finding["message"],
+        "path": "versions/c.py",
+        "line": 13,
+        "column": 17,
+        "revision": "c",
+        "fix": {"description": "set down_revision to 'b'", "applicable": True},
+    }
+
+
+def test_clean_tree_exits_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    versions = write_tree(
+        tmp_path / "versions", {"a.py": migration("a", None), "b.py": migration("b", "a")}
+    )
+    code, out, _ = run(["check", str(versions)], capsys)
+    assert code == 0
+    assert "All checks passed (2 revisions in 1 environment)." in out
+
+
+def test_warnings_alone_exit_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    versions = write_tree(
+        tmp_path / "versions",
+        {"a.py": migration("a", None), "b.py": migration("b", "a", revises_header="zzz")},
+    )
+    code, out, _ = run(["check", str(versions)], capsys)
+    assert code == 0 and "CL101" in out
+
+
+def test_select_and_ignore(chain: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["check", "--ignore", "CL001", str(chain)], capsys)[0] == 0
+    assert run(["check", "--select", "CL1", str(chain)], capsys)[0] == 0
+    assert run(["check", "--select", "CL0", str(chain)], capsys)[0] == 1
+
+
+def test_unknown_code_is_a_usage_error(chain: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["check", "--select", "XY999", str(chain)], capsys)
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "chainlint: unknown rule code or prefix 'XY999' in select/ignore"
+    ]
+
+
+def test_max_revision_length_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    versions = write_tree(tmp_path / "versions", {"a.py": migration("abcdefghij", None)})
+    assert run(["check", str(versions)], capsys)[0] == 0
+    code, out, _ = run(["check", "--max-revision-length", "8", str(versions)], capsys)
+    assert code == 1 and "VARCHAR(8)" in out
+
+
+def test_pyproject_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "pyproject.toml": '[tool.chainlint]\nignore = ["CL001"]\nmax-revision-length = 8\n',
+            "versions/a.py": migration("abcdefghij", None),
+            "versions/b.py": migration("b", "missing"),
+        },
+    )
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(["check", "versions"], capsys)
+    assert code == 1
+    assert "CL006" in out and "CL001" not in out
+
+
+def test_bad_pyproject_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_tree(tmp_path, {"pyproject.toml": "[tool.chainlint]\nselect = 3\n", "versions/a.py": ""})
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(["check", "versions"], capsys)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "select must be a list" in err
+
+
+def test_noqa_suppresses_one_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = migration("abcdefghij", None).replace(
+        "revision = 'abcdefghij'", "revision = 'abcdefghij'  # noqa: CL006"
+    )
+    versions = write_tree(tmp_path / "versions", {"a.py": source})
+    assert run(["check", "--max-revision-length", "8", str(versions)], capsys)[0] == 0
+
+
+def test_missing_path_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(["check", str(tmp_path / "nope")], capsys)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "nope" in err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and __version__ in out
+
+
+def test_rule_page(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["rule", "CL001"], capsys)
+    assert code == 0
+    assert "unknown-down-revision" in out and "## Why is this bad?" in out
+    code, _, err = run(["rule", "CL999"], capsys)
+    assert code == 2 and "unknown rule code" in err
+
+
+def test_junk_directory_never_tracebacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    versions = write_tree(
+        tmp_path / "versions",
+        {
+            "a.py": migration("a", None),
+            "junk.py": os.urandom(2048),
+            "latin.py": "revision = 'é'\n".encode("latin-1"),
+            "syntax.py": "revision = 'x'\ndef (:\n",
+            "empty.py": "",
+        },
+    )
+    (versions / "loop1.py").symlink_to(versions / "loop2.py")
+    (versions / "loop2.py").symlink_to(versions / "loop1.py")
+    code, out, err = run(["check", "--format", "json", str(versions)], capsys)
+    assert code == 1, err
+    codes = sorted((f["path"].split("/")[-1], f["code"]) for f in json.loads(out)["findings"])
+    assert ("junk.py", "CL009") in codes
+    assert ("latin.py", "CL009") in codes
+    assert ("syntax.py", "CL009") in codes
+    assert ("empty.py", "CL007") in codes
+    assert ("loop1.py", "CL009") in codes and ("loop2.py", "CL009") in codes
+    assert "Traceback" not in err

@@ -1,0 +1,232 @@
+"""The static reader: every form of identifier, positions, headers, and bad input."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from chainlint.constants import ModuleConstants
+from chainlint.read import RevisionFile, parse_revision_source, read_revision_file
+
+
+def read(tmp_path: Path, source: str | bytes, name: str = "m.py") -> RevisionFile:
+    path = tmp_path / name
+    if isinstance(source, str):
+        path.write_text(source, encoding="utf-8")
+    else:
+        path.write_bytes(source)
+    return read_revision_file(path, ModuleConstants())
+
+
+def test_plain_assignments_with_positions(tmp_path: Path) -> None:
+    file = read(tmp_path, "revision = 'abc'\ndown_revision = \"def\"\n")
+    assert file.revision_id == "abc"
+    assert file.down_revisions == ("def",)
+    assert file.revision is not None and file.down_revision is not None
+    assert (file.revision.line, file.revision.column) == (1, 12)
+    item = file.down_revision.items[0]
+    assert (item.line, item.column, item.source) == (2, 17, '"def"')
+    assert file.branch_labels is None and file.depends_on is None
+
+
+def test_typed_template_assignments(tmp_path: Path) -> None:
+    source = (
+        "from typing import Sequence, Union\n"
+        "revision: str = '002'\n"
+        "down_revision: Union[str, Sequence[str], None] = '001'\n"
+        "branch_labels: Union[str, Sequence[str], None] = None\n"
+        "depends_on: Union[str, Sequence[str], None] = None\n"
+    )
+    file = read(tmp_path, source)
+    assert file.revision_id == "002"
+    assert file.down_revisions == ("001",)
+    assert file.revision is not None and file.revision.annotated
+    assert file.branch_labels is not None and file.branch_labels.shape == "none"
+    assert not file.is_base
+
+
+@pytest.mark.parametrize(
+    ("value", "expected", "is_base"),
+    [
+        ("None", (), True),
+        ("()", (), True),
+        ("[]", (), True),
+        ("('a', 'b')", ("a", "b"), False),
+        ("['a', 'b']", ("a", "b"), False),
+        ("('a',)", ("a",), False),
+        ("'''a'''", ("a",), False),
+        ("'a' 'b'", ("ab",), False),
+        ("''", ("",), False),
+    ],
+)
+def test_down_revision_forms(
+    tmp_path: Path, value: str, expected: tuple[str, ...], is_base: bool
+) -> None:
+    file = read(tmp_path, f"revision = 'x'\ndown_revision = {value}\n")
+    assert file.down_revisions == expected
+    assert file.is_base is is_base
+
+
+def test_module_constants_are_resolved(tmp_path: Path) -> None:
+    source = "PARENT = 'p1'\nOTHER: str = 'p2'\nrevision = 'x'\ndown_revision = (PARENT, OTHER)\n"
+    file = read(tmp_path, source)
+    assert file.down_revisions == ("p1", "p2")
+    assert file.down_revision is not None
+    assert [i.via for i in file.down_revision.items] == ["PARENT", "OTHER"]
+
+
+def test_constants_imported_from_project_modules(tmp_path: Path) -> None:
+    # OpenStack neutron: branch_labels = (cli.EXPAND_BRANCH,) with the constant in another module.
+    package = tmp_path / "neutron" / "db" / "migration"
+    package.mkdir(parents=True)
+    for folder in (tmp_path / "neutron", tmp_path / "neutron" / "db", package):
+        (folder / "__init__.py").write_text("", encoding="utf-8")
+    (package / "cli.py").write_text(
+        "import os\nEXPAND_BRANCH = 'expand'\nCONTRACT_BRANCH = 'contract'\n", encoding="utf-8"
+    )
+    (package / "__init__.py").write_text("LIBERTY = 'liberty'\n", encoding="utf-8")
+    versions = package / "alembic_migrations" / "versions"
+    versions.mkdir(parents=True)
+    source = (
+        "from neutron.db.migration import cli\n"
+        "from neutron.db import migration\n"
+        "import neutron.db.migration.cli as cli2\n"
+        "from neutron.db.migration.cli import CONTRACT_BRANCH as CB\n"
+        "revision = 'x'\n"
+        "down_revision = migration.LIBERTY\n"
+        "branch_labels = (cli.EXPAND_BRANCH, cli2.CONTRACT_BRANCH, CB)\n"
+    )
+    file = read(versions, source)
+    assert file.labels == ("expand", "contract", "contract")
+    assert file.down_revisions == ("liberty",)
+    assert package / "cli.py" in file.used_modules
+
+
+def test_unresolvable_values_are_dynamic(tmp_path: Path) -> None:
+    source = (
+        "import os\nfrom somewhere_else import PARENT\n"
+        "revision = 'x'\ndown_revision = PARENT\nbranch_labels = (os.environ['L'],)\n"
+    )
+    file = read(tmp_path, source)
+    assert file.down_revision is not None and file.down_revision.shape == "dynamic"
+    assert file.down_revisions == ()
+    assert file.branch_labels is not None and file.branch_labels.unresolved
+
+
+def test_conditional_assignment_is_dynamic(tmp_path: Path) -> None:
+    file = read(
+        tmp_path, "import sys\nif sys.argv:\n    revision = 'a'\nelse:\n    revision = 'b'\n"
+    )
+    assert file.revision is not None and file.revision.shape == "dynamic"
+    assert file.revision_id is None
+
+
+def test_last_assignment_wins_and_tuple_unpacking(tmp_path: Path) -> None:
+    file = read(tmp_path, "revision = 'a'\nrevision = 'b'\nrevision, down_revision = 'c', 'd'\n")
+    assert file.revision_id == "c"
+    assert file.down_revisions == ("d",)
+
+
+def test_legacy_revision_from_file_name(tmp_path: Path) -> None:
+    assert read(tmp_path, "down_revision = None\n", name="ab12ef.py").revision_id == "ab12ef"
+    assert read(tmp_path, "down_revision = None\n", name="helper.py").revision_id is None
+
+
+def test_docstring_header(tmp_path: Path) -> None:
+    source = (
+        '"""add users\n\nRevision ID: 002\nRevises: 001, 0011\nCreate Date: 2024-01-01\n\n"""\n'
+        "revision = '002'\ndown_revision = ('001', '0011')\n"
+    )
+    file = read(tmp_path, source)
+    header = file.header_field("Revision ID")
+    assert header is not None and (header.value, header.line, header.column) == ("002", 3, 14)
+    revises = file.header_field("Revises")
+    assert revises is not None and revises.value == "001, 0011"
+    assert file.docstring_lines == (1, 7)
+
+
+def test_empty_revises_header(tmp_path: Path) -> None:
+    file = read(tmp_path, '"""x\n\nRevision ID: a\nRevises:\n"""\nrevision = "a"\n')
+    revises = file.header_field("Revises")
+    assert revises is not None and revises.value == ""
+
+
+def test_noqa_comments(tmp_path: Path) -> None:
+    file = read(tmp_path, "revision = 'a'  # noqa: CL006, CL104\ndown_revision = None  # noqa\n")
+    assert file.is_suppressed(1, "CL006") and file.is_suppressed(1, "CL104")
+    assert not file.is_suppressed(1, "CL001")
+    assert file.is_suppressed(2, "CL001")
+
+
+def test_non_ascii_columns_count_characters(tmp_path: Path) -> None:
+    file = read(tmp_path, "revision = 'a'; x = 'é'; down_revision = 'b'\n")
+    assert file.down_revision is not None
+    assert file.down_revision.items[0].column == 42
+
+
+def test_bom_crlf_and_latin1_cookie(tmp_path: Path) -> None:
+    bom = read(tmp_path, b"\xef\xbb\xbfrevision = 'a'\r\ndown_revision = None\r\n", "bom.py")
+    assert bom.revision_id == "a" and bom.is_base and bom.encoding == "utf-8-sig"
+    latin = read(
+        tmp_path,
+        "# -*- coding: latin-1 -*-\n# caf\xe9\nrevision = 'a'\ndown_revision = None\n".encode(
+            "latin-1"
+        ),
+        "latin.py",
+    )
+    assert latin.revision_id == "a" and latin.problem is None
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        (b"revision = 'a'\ndef upgrade(:\n", "is not valid Python"),
+        (b"\x00\x01\x02binary\xff\xfe", "cannot be decoded"),
+        (b"revision = 'a'\x00\n", "NUL bytes"),
+        (b"revision = '\xff'\n", "cannot be decoded"),
+        (b"# -*- coding: klingon -*-\nrevision = 'a'\n", "cannot be decoded"),
+        (b"x = " + b"(" * 300 + b")" * 300 + b"\n", "not valid Python"),
+    ],
+)
+def test_bad_input_becomes_a_problem_not_an_exception(data: bytes, fragment: str) -> None:
+    file = parse_revision_source(Path("x.py"), data)
+    assert file.problem is not None
+    assert fragment in file.problem.message
+
+
+def test_empty_file_reads_as_no_identifiers(tmp_path: Path) -> None:
+    file = read(tmp_path, "")
+    assert file.problem is None and file.revision is None and file.down_revision is None
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can read any file")
+def test_unreadable_file(tmp_path: Path) -> None:
+    path = tmp_path / "m.py"
+    path.write_text("revision = 'a'\n", encoding="utf-8")
+    path.chmod(0)
+    file = read_revision_file(path)
+    assert file.problem is not None and "cannot be read" in file.problem.message
+
+
+def test_permission_error_becomes_a_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "m.py"
+    path.write_text("revision = 'a'\n", encoding="utf-8")
+
+    def denied(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    file = read_revision_file(path)
+    assert file.problem is not None
+    assert file.problem.message == "cannot be read: Permission denied"
+
+
+def test_symlink_loop_file(tmp_path: Path) -> None:
+    (tmp_path / "a.py").symlink_to(tmp_path / "b.py")
+    (tmp_path / "b.py").symlink_to(tmp_path / "a.py")
+    file = read_revision_file(tmp_path / "a.py")
+    assert file.problem is not None and "cannot be read" in file.problem.message
