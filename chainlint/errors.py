@@ -15,5 +15,12 @@ class DiscoveryError(ChainlintError):
     """A path does not exist, or no Alembic environment was found."""
 
 
+class InternalError(ChainlintError):
+    """A bug in chainlint, reported as one line naming what was being processed."""
+
+    def __str__(self) -> str:
+        return f"internal error {super().__str__()}"
+
+
 class GitError(ChainlintError):
     """`--base` could not read the reference with git."""

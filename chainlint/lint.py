@@ -9,6 +9,7 @@ from pathlib import Path
 from chainlint.config import Settings
 from chainlint.constants import ModuleConstants
 from chainlint.discover import Environment, discover_environments
+from chainlint.errors import InternalError
 from chainlint.findings import Finding
 from chainlint.graph import RevisionGraph
 from chainlint.read import RevisionFile, read_revision_file
@@ -36,7 +37,13 @@ def read_environment(
     environment: Environment, constants: ModuleConstants | None = None
 ) -> list[RevisionFile]:
     constants = constants or ModuleConstants()
-    return [read_revision_file(path, constants) for path in environment.files]
+    files = []
+    for path in environment.files:
+        try:
+            files.append(read_revision_file(path, constants))
+        except Exception as exc:  # a bug, not bad input: name the file being processed
+            raise InternalError(f"while reading {path}: {type(exc).__name__}: {exc}") from exc
+    return files
 
 
 def check_graph(graph: RevisionGraph, settings: Settings) -> list[Finding]:
@@ -45,7 +52,13 @@ def check_graph(graph: RevisionGraph, settings: Settings) -> list[Finding]:
     by_path = {file.path: file for file in graph.files}
     findings = []
     for rule in selected_rules(settings):
-        for finding in rule.check(ctx):
+        try:
+            produced = list(rule.check(ctx))
+        except Exception as exc:  # a bug, not bad input: say which rule and environment
+            raise InternalError(
+                f"{rule.code} on {graph.environment.root}: {type(exc).__name__}: {exc}"
+            ) from exc
+        for finding in produced:
             file = by_path.get(finding.path)
             if file is not None and file.is_suppressed(finding.line, finding.code):
                 continue
