@@ -1,12 +1,44 @@
-"""Paths -> Alembic environments: alembic.ini, [tool.alembic], Flask-Migrate, bare folders."""
+"""Paths -> Alembic environments: alembic.ini, [tool.alembic], Flask-Migrate, bare folders.
+
+Configuration is read the way Alembic reads it (`%(here)s`, `path_separator`,
+`recursive_version_locations = true`), and the files of an environment are exactly the files
+Alembic's ScriptDirectory would load. Nothing is imported.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import configparser
+import os
+import re
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from chainlint.errors import DiscoveryError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
 
 DEFAULT_FILE_TEMPLATE = "%(rev)s_%(slug)s"
+
+# Alembic loads every .py file except __init__* and editor lock files (.#*).
+ALEMBIC_LOADS = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
+
+_SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
+_LEGACY_SPLIT = re.compile(r", *|(?: +)")
+_SKIP_DIRS = {
+    "node_modules",
+    "venv",
+    "env",
+    "site-packages",
+    "build",
+    "dist",
+    "__pycache__",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,7 +48,7 @@ class Environment:
     # The folder reported as the environment's path (script_location, or the bare versions folder).
     root: Path
     # Where the configuration came from: "alembic.ini", "pyproject.toml", "flask-migrate",
-    # "versions-folder".
+    # "script-folder", "versions-folder".
     source: str
     config_path: Path | None
     version_locations: tuple[Path, ...]
@@ -27,30 +59,359 @@ class Environment:
     # The environment's script.py.mako, when it has one (used by `fix --heads merge`).
     script_template: Path | None = None
 
+    def owns(self, path: Path) -> bool:
+        """Whether `path` is one of this environment's files or lies in its folders."""
+        folders = (self.root, *self.version_locations)
+        return path in self.files or any(_is_within(path, folder) for folder in folders)
+
 
 def discover_environments(paths: Sequence[Path]) -> list[Environment]:
-    # Interim: bare versions folders only, until full discovery lands.
-    import re
-
-    from chainlint.errors import DiscoveryError
-
-    envs = []
-    for path in paths:
+    """Every environment the paths name or contain; files map to the environment that owns
+    them (pre-commit passes changed files, and their whole environment is checked)."""
+    if not paths:
+        paths = [Path.cwd()]
+    found: dict[tuple[Path, ...], Environment] = {}
+    loose_files: list[Path] = []
+    for given in paths:
+        path = Path(os.path.abspath(given))
         if not path.exists():
-            raise DiscoveryError(f"{path}: no such file or directory")
-        folder = path.resolve()
-        if (folder / "versions").is_dir():
-            folder = folder / "versions"
-        files = tuple(
-            sorted(
-                p
-                for p in folder.rglob("*.py")
-                if re.match(r"(?!\.\#|__init__)(.*\.py)$", p.name) and "__pycache__" not in p.parts
+            raise DiscoveryError(f"{given}: no such file or directory")
+        if path.is_dir():
+            environments = list(_environments_in(path))
+            if not environments:
+                raise DiscoveryError(
+                    f"no Alembic environment found in {given} (looked for alembic.ini, "
+                    f"[tool.alembic] in pyproject.toml, env.py with versions/, or migration files)"
+                )
+        elif path.name == "pyproject.toml":
+            environments = [_require(_from_pyproject(path), path, "has no [tool.alembic] section")]
+        elif path.suffix == ".ini":
+            environments = [_require(_from_ini(path), path, "has no [alembic] section")]
+        else:
+            loose_files.append(path)
+            continue
+        for environment in environments:
+            found.setdefault(_key(environment), environment)
+    if loose_files:
+        for environment in _environments_for_files(loose_files, list(found.values())):
+            found.setdefault(_key(environment), environment)
+        if not found and any(p.suffix == ".py" for p in loose_files):
+            raise DiscoveryError("no Alembic environment found for the given files")
+    return sorted(found.values(), key=lambda e: e.root)
+
+
+def _key(environment: Environment) -> tuple[Path, ...]:
+    return (environment.root, *environment.version_locations)
+
+
+def _require(environment: Environment | None, path: Path, why: str) -> Environment:
+    if environment is None:
+        raise DiscoveryError(f"{path} {why}")
+    return environment
+
+
+# -- searching folders ------------------------------------------------------------------------
+
+
+def _environments_in(folder: Path) -> Iterator[Environment]:
+    configured: list[Environment] = []
+    script_folders: list[Path] = []
+    for current, dirs, names in _walk(folder):
+        if "alembic.ini" in names:
+            environment = _from_ini(current / "alembic.ini")
+            if environment is not None:
+                configured.append(environment)
+        if "pyproject.toml" in names:
+            environment = _from_pyproject(current / "pyproject.toml")
+            if environment is not None:
+                configured.append(environment)
+        if "env.py" in names and "versions" in dirs:
+            script_folders.append(current)
+    covered = {e.root for e in configured}
+    yield from configured
+    for script_folder in script_folders:
+        if script_folder not in covered and not any(_is_within(script_folder, c) for c in covered):
+            yield _from_script_folder(script_folder, "script-folder", None)
+    if not configured and not script_folders and _looks_like_versions_folder(folder):
+        yield _bare_versions_folder(folder)
+
+
+def _walk(folder: Path) -> Iterator[tuple[Path, list[str], list[str]]]:
+    """A pruned walk for configuration: no hidden, virtualenv or build folders, no symlinks."""
+    for current, dirs, names in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
+        yield Path(current), dirs, names
+
+
+def _looks_like_versions_folder(folder: Path) -> bool:
+    """A folder named on the command line is a bare versions folder when it is called
+    `versions` or holds a file that assigns `down_revision`."""
+    if folder.name == "versions":
+        return True
+    for path in _list_py_files(folder, recursive=True)[:200]:
+        try:
+            with path.open("rb") as handle:
+                if b"down_revision" in handle.read(65536):
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def _environments_for_files(files: list[Path], known: list[Environment]) -> Iterator[Environment]:
+    """Map loose files to their environments: one already found, one configured above them, or
+    their folder as a bare versions folder."""
+    for file in files:
+        if any(environment.owns(file) for environment in known):
+            continue
+        environment = _environment_above(file)
+        if environment is None:
+            if file.suffix != ".py":
+                continue
+            environment = _bare_versions_folder(file.parent)
+        known.append(environment)
+        yield environment
+
+
+def _environment_above(file: Path) -> Environment | None:
+    for folder in file.parents:
+        candidates: list[Environment | None] = []
+        if (folder / "alembic.ini").is_file():
+            candidates.append(_from_ini(folder / "alembic.ini"))
+        if (folder / "pyproject.toml").is_file():
+            candidates.append(_from_pyproject(folder / "pyproject.toml"))
+        if (folder / "env.py").is_file() and (folder / "versions").is_dir():
+            candidates.append(_from_script_folder(folder, "script-folder", None))
+        for environment in candidates:
+            if environment is not None and environment.owns(file):
+                return environment
+    return None
+
+
+# -- reading configuration --------------------------------------------------------------------
+
+
+def _from_ini(ini: Path) -> Environment | None:
+    here = ini.parent.absolute()
+    parser = configparser.ConfigParser({"here": here.as_posix()})
+    try:
+        with ini.open(encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
+        raise DiscoveryError(
+            f"{ini}: cannot read Alembic configuration: {_first_line(exc)}"
+        ) from exc
+    if not parser.has_section("alembic"):
+        return None
+    toml = _tool_alembic(here / "pyproject.toml") or {}
+
+    def option(name: str) -> str | None:
+        try:
+            if parser.has_option("alembic", name):
+                return parser.get("alembic", name)
+        except configparser.Error as exc:
+            raise DiscoveryError(f"{ini}: option {name}: {_first_line(exc)}") from exc
+        value = toml.get(name)
+        return value if isinstance(value, str) else None
+
+    script_location = option("script_location")
+    if script_location is None:
+        if (here / "env.py").is_file():
+            # Flask-Migrate's migrations/alembic.ini: the folder itself is the script location.
+            return _from_script_folder(here, "flask-migrate", ini)
+        raise DiscoveryError(f"{ini}: no script_location in [alembic]")
+    script_folder = _resolve_location(script_location, here, ini)
+    locations = _version_locations(parser, toml, here, ini)
+    recursive = _boolean(parser, toml, "recursive_version_locations", ini)
+    template = option("file_template") or DEFAULT_FILE_TEMPLATE
+    return _environment(script_folder, "alembic.ini", ini, locations, recursive, template)
+
+
+def _from_pyproject(pyproject: Path) -> Environment | None:
+    toml = _tool_alembic(pyproject)
+    if not toml or not isinstance(toml.get("script_location"), str):
+        return None
+    here = pyproject.parent.absolute()
+    script_folder = _resolve_location(toml["script_location"], here, pyproject)
+    raw = toml.get("version_locations")
+    locations: tuple[Path, ...] | None = None
+    if raw is not None:
+        if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+            raise DiscoveryError(f"{pyproject}: [tool.alembic] version_locations must be a list")
+        locations = tuple(_resolve_location(v, here, pyproject) for v in raw)
+    recursive = toml.get("recursive_version_locations", False)
+    if not isinstance(recursive, bool):
+        raise DiscoveryError(f"{pyproject}: recursive_version_locations must be true or false")
+    template = toml.get("file_template")
+    template = template if isinstance(template, str) else DEFAULT_FILE_TEMPLATE
+    return _environment(script_folder, "pyproject.toml", pyproject, locations, recursive, template)
+
+
+def _tool_alembic(pyproject: Path) -> dict[str, Any] | None:
+    """[tool.alembic] with `%(here)s` substituted, as Alembic does for TOML values."""
+    if not pyproject.is_file():
+        return None
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise DiscoveryError(f"{pyproject}: cannot read: {_first_line(exc)}") from exc
+    section = data.get("tool", {}).get("alembic")
+    if not isinstance(section, dict):
+        return None
+    args = {"here": pyproject.parent.absolute().as_posix()}
+    return {key: _substitute(value, args, pyproject) for key, value in section.items()}
+
+
+def _substitute(value: Any, args: Mapping[str, str], origin: Path) -> Any:
+    try:
+        if isinstance(value, str):
+            return value % args
+        if isinstance(value, list):
+            return [v % args if isinstance(v, str) else v for v in value]
+    except (KeyError, ValueError, TypeError) as exc:
+        raise DiscoveryError(f"{origin}: bad %-substitution in {value!r}") from exc
+    return value
+
+
+def _version_locations(
+    parser: configparser.ConfigParser, toml: Mapping[str, Any], here: Path, ini: Path
+) -> tuple[Path, ...] | None:
+    try:
+        raw = parser.get("alembic", "version_locations", fallback=None)
+        separator = None
+        for name in ("path_separator", "version_path_separator"):
+            if parser.has_option("alembic", name):
+                separator = parser.get("alembic", name)
+                break
+    except configparser.Error as exc:
+        raise DiscoveryError(f"{ini}: {_first_line(exc)}") from exc
+    if raw:
+        if separator is None:
+            # Alembic's legacy behaviour: split on commas and spaces.
+            items = _LEGACY_SPLIT.split(raw)
+        elif separator in _SEPARATORS:
+            items = [x.strip() for x in raw.split(_SEPARATORS[separator]) if x]
+        else:
+            raise DiscoveryError(
+                f"{ini}: '{separator}' is not a valid path_separator; expected 'space', "
+                f"'newline', 'os', ':' or ';'"
             )
+        return tuple(_resolve_location(item, here, ini) for item in items if item.strip())
+    listed = toml.get("version_locations")
+    if isinstance(listed, list):
+        return tuple(_resolve_location(str(item), here, ini) for item in listed)
+    return None
+
+
+def _boolean(
+    parser: configparser.ConfigParser, toml: Mapping[str, Any], name: str, ini: Path
+) -> bool:
+    if parser.has_option("alembic", name):
+        # Alembic compares the raw string with "true", nothing else.
+        return parser.get("alembic", name) == "true"
+    value = toml.get(name, False)
+    if not isinstance(value, bool):
+        raise DiscoveryError(f"{ini}: boolean value expected for {name}")
+    return value
+
+
+def _resolve_location(location: str, here: Path, origin: Path) -> Path:
+    """A script or version location as a folder. Relative paths are taken from the config
+    file's folder, where `alembic` is run; `package:path` resources are looked up as folders
+    above it, never imported."""
+    location = location.strip()
+    if not os.path.isabs(location) and ":" in location:
+        package, *rest = location.split(":")
+        relative = Path(*package.split("."), *[part for part in rest if part])
+        for anchor in (here, *here.parents, here / "src"):
+            if (anchor / relative).is_dir():
+                return (anchor / relative).absolute()
+        raise DiscoveryError(f"{origin}: cannot find the folder of resource location {location!r}")
+    path = Path(location)
+    return path if path.is_absolute() else (here / path).absolute()
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+# -- building environments --------------------------------------------------------------------
+
+
+def _from_script_folder(folder: Path, source: str, config: Path | None) -> Environment:
+    return _environment(folder.absolute(), source, config, None, False, DEFAULT_FILE_TEMPLATE)
+
+
+def _bare_versions_folder(folder: Path) -> Environment:
+    # A versions folder named directly is read recursively.
+    folder = folder.absolute()
+    return _environment(folder, "versions-folder", None, (folder,), True, DEFAULT_FILE_TEMPLATE)
+
+
+def _environment(
+    script_folder: Path,
+    source: str,
+    config: Path | None,
+    locations: tuple[Path, ...] | None,
+    recursive: bool,
+    file_template: str,
+) -> Environment:
+    if source != "versions-folder" and not script_folder.is_dir():
+        raise DiscoveryError(
+            f"{config or script_folder}: script_location {script_folder} does not exist"
         )
-        envs.append(
-            Environment(
-                folder, "versions-folder", None, (folder,), True, DEFAULT_FILE_TEMPLATE, files
-            )
-        )
-    return envs
+    if locations is None:
+        locations = (script_folder / "versions",)
+    template = script_folder / "script.py.mako"
+    return Environment(
+        root=script_folder,
+        source=source,
+        config_path=config,
+        version_locations=locations,
+        recursive=recursive,
+        file_template=file_template,
+        files=alembic_files(locations, recursive),
+        script_template=template if template.is_file() else None,
+    )
+
+
+def alembic_files(locations: Sequence[Path], recursive: bool) -> tuple[Path, ...]:
+    """The files Alembic's ScriptDirectory loads from these version locations, in its order."""
+    seen: set[Path] = set()
+    files: list[Path] = []
+    for location in locations:
+        if not location.exists():
+            continue  # Alembic skips version locations that do not exist
+        for path in _list_py_files(location, recursive):
+            try:
+                real = path.resolve()
+            except (OSError, RuntimeError):  # a symlink loop: let the reader report it
+                real = path
+            if real in seen:
+                continue  # Alembic: "File ... loaded twice! ignoring."
+            seen.add(real)
+            if ALEMBIC_LOADS.match(real.name):
+                files.append(path)
+    return tuple(files)
+
+
+def _list_py_files(folder: Path, recursive: bool) -> list[Path]:
+    paths: list[Path] = []
+    for current, dirs, names in os.walk(folder, followlinks=False):
+        root = Path(current)
+        if root.name.endswith("__pycache__"):
+            continue
+        paths.extend(root / name for name in sorted(names))
+        if not recursive:
+            break
+        dirs.sort()
+    return paths
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+    except ValueError:
+        return False
+    return True

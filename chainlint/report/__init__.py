@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
 def display_path(path: Path, cwd: Path) -> str:
-    """A path relative to the working directory when it is below it, POSIX-style."""
-    try:
-        return path.resolve().relative_to(cwd.resolve()).as_posix()
-    except ValueError:
+    """A path relative to the working directory when it is below it, POSIX-style. Symlinks are
+    not resolved: a file may be a symlink loop."""
+    absolute = Path(os.path.abspath(path))
+    for base in (Path(os.path.abspath(cwd)), _real(cwd)):
         try:
-            return path.relative_to(cwd).as_posix()
+            return absolute.relative_to(base).as_posix()
         except ValueError:
-            return path.as_posix()
+            continue
+    return absolute.as_posix()
+
+
+def _real(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path

@@ -15,7 +15,9 @@ class Candidate:
     why: str
 
 
-def find_candidates(graph: RevisionGraph, missing: str, referrer: str) -> list[Candidate]:
+def find_candidates(
+    graph: RevisionGraph, missing: str, referrer: str, *, labels: bool = False
+) -> list[Candidate]:
     """Candidates for `missing`, named by revision `referrer`, from the most certain kind of match
     down: a file name stem or `Revision ID:` header equal to it, then a unique prefix (or
     `<id>_<slug>`), then a near miss. Never `referrer` itself or one of its descendants, which
@@ -33,7 +35,8 @@ def find_candidates(graph: RevisionGraph, missing: str, referrer: str) -> list[C
         if not allowed(rev):
             continue
         header = file.header_field("Revision ID")
-        if file.path.stem == missing:
+        if file.path.stem == missing or file.path.stem.startswith(missing + "_"):
+            # The file is named after the missing id (file_template "%(rev)s_%(slug)s").
             tiers[0].append(Candidate(rev, file, f"declared in {file.path.name}"))
         elif header is not None and header.value == missing:
             tiers[0].append(Candidate(rev, file, f"its `Revision ID:` header says '{missing}'"))
@@ -41,6 +44,10 @@ def find_candidates(graph: RevisionGraph, missing: str, referrer: str) -> list[C
             tiers[1].append(Candidate(rev, file, "prefix"))
         elif _near_miss(missing, rev):
             tiers[2].append(Candidate(rev, file, "near miss"))
+    if labels:
+        for label, rev in graph.branch_labels.items():
+            if rev not in excluded and _near_miss(missing, label):
+                tiers[2].append(Candidate(label, graph.revisions[rev], "branch label"))
     for tier in tiers:
         if tier:
             return tier

@@ -80,7 +80,7 @@ class UnknownDependency(Rule):
                 continue
             missing = ref.identifier.value
             assert missing is not None
-            candidates = find_candidates(graph, missing, ref.revision)
+            candidates = find_candidates(graph, missing, ref.revision, labels=True)
             message = f"depends_on '{missing}' names no revision and no branch label"
             message += suggestion(ctx, candidates, ())
             message = with_consequence(

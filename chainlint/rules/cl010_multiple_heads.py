@@ -103,6 +103,7 @@ def head_groups(graph: RevisionGraph) -> list[list[str]]:
     """Heads that share a branch, oldest first (by Create Date, then load order)."""
     orphans = set(orphan_bases(graph))
     broken = {ref.revision for ref in graph.dangling if ref.field == "down_revision"}
+    clashing = {conflict.label for conflict in graph.label_conflicts}
     groups: dict[frozenset[str], list[str]] = {}
     for head in graph.heads:
         bases = graph.reaching_bases(head)
@@ -110,7 +111,10 @@ def head_groups(graph: RevisionGraph) -> list[list[str]]:
             continue  # CL011 reports the root cause
         if broken and not bases and (graph.ancestors(head) | {head}) & broken:
             continue  # a chain cut by an unknown down_revision: CL001 is the root cause
-        groups.setdefault(graph.nearest_labels(head), []).append(head)
+        labels = graph.nearest_labels(head)
+        if labels & clashing:
+            continue  # CL012 is the root cause: the branch is ambiguous
+        groups.setdefault(labels, []).append(head)
     order = {rev: index for index, rev in enumerate(graph.revisions)}
     return [
         sorted(heads, key=lambda h: (create_date(graph, h), order[h]))
