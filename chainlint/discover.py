@@ -328,7 +328,14 @@ def _resolve_location(location: str, here: Path, origin: Path) -> Path:
                 return (anchor / relative).absolute()
         raise DiscoveryError(f"{origin}: cannot find the folder of resource location {location!r}")
     path = Path(location)
-    return path if path.is_absolute() else (here / path).absolute()
+    if path.is_absolute():
+        return path
+    # Alembic resolves relative paths against the working directory: usually the config's
+    # folder, sometimes the project root above it (mlflow ships `mlflow/store/db_migrations`).
+    for anchor in (here, *here.parents, Path.cwd()):
+        if (anchor / path).exists():
+            return (anchor / path).absolute()
+    return (here / path).absolute()
 
 
 def _first_line(exc: BaseException) -> str:

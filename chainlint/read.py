@@ -24,6 +24,11 @@ _HEADER_LINE = re.compile(
     r"[ \t]*(?P<value>[^\r\n]*?)[ \t]*$",
     re.MULTILINE,
 )
+# OpenStack projects write the header as comments: `# Revision ID: abc`.
+_COMMENT_HEADER_LINE = re.compile(
+    r"^(?P<prefix>[ \t]*#[ \t]*)(?P<label>Revision ID|Revises|Create Date)[ \t]*:"
+    r"[ \t]*(?P<value>[^\r\n]*?)[ \t]*$"
+)
 _NOQA = re.compile(
     r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE
 )
@@ -403,14 +408,14 @@ def _read_header(
     if not module.body:
         return None, ()
     first = module.body[0]
+    lines = _LINE_BREAK.split(text)
     if not (
         isinstance(first, ast.Expr)
         and isinstance(first.value, ast.Constant)
         and isinstance(first.value.value, str)
     ):
-        return None, ()
+        return None, _read_comment_header(module, lines)
     start, end = first.lineno, first.end_lineno or first.lineno
-    lines = _LINE_BREAK.split(text)
     found: dict[str, HeaderField] = {}
     for number in range(start, min(end, len(lines)) + 1):
         match = _HEADER_LINE.match(lines[number - 1])
@@ -422,6 +427,36 @@ def _read_header(
                 value = value.rstrip("\"'").rstrip()
             found[label] = HeaderField(label, value, number, match.start("value") + 1)
     return (start, end), tuple(found.values())
+
+
+def _read_comment_header(module: ast.Module, lines: list[str]) -> tuple[HeaderField, ...]:
+    """Header fields written as comments above the `revision` assignment."""
+    if "# Revision ID" not in "\n".join(lines[:200]) and "#Revision ID" not in "\n".join(
+        lines[:200]
+    ):
+        return ()
+    stop = next(
+        (
+            stmt.lineno
+            for stmt in module.body
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign))
+            and any(isinstance(t, ast.Name) and t.id == "revision" for t in _targets(stmt))
+        ),
+        len(lines),
+    )
+    found: dict[str, HeaderField] = {}
+    for number in range(1, min(stop, len(lines)) + 1):
+        match = _COMMENT_HEADER_LINE.match(lines[number - 1])
+        if match and match.group("label") not in found:
+            label = match.group("label")
+            found[label] = HeaderField(
+                label, match.group("value"), number, match.start("value") + 1
+            )
+    return tuple(found.values())
+
+
+def _targets(stmt: ast.Assign | ast.AnnAssign) -> list[ast.expr]:
+    return list(stmt.targets) if isinstance(stmt, ast.Assign) else [stmt.target]
 
 
 def _read_noqa(text: str) -> tuple[tuple[int, frozenset[str] | None], ...]:
@@ -439,8 +474,11 @@ def _read_noqa(text: str) -> tuple[tuple[int, frozenset[str] | None], ...]:
 
 
 def header_revises(value: str) -> tuple[str, ...]:
-    """Split a `Revises:` value as Alembic writes it (`a, b`); empty means a base."""
-    return tuple(part.strip() for part in value.split(",") if part.strip())
+    """Split a `Revises:` value as Alembic writes it (`a, b`). Older templates wrote a base as
+    `None` and a merge as a tuple's repr (`('a', 'b')`); both are read the same way."""
+    parts = tuple(part.strip().strip("'\"") for part in value.strip().strip("()[]").split(","))
+    parts = tuple(part for part in parts if part)
+    return () if parts == ("None",) else parts
 
 
 def parsed_identifiers(file: RevisionFile) -> Mapping[str, Assignment | None]:

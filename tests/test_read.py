@@ -230,3 +230,21 @@ def test_symlink_loop_file(tmp_path: Path) -> None:
     (tmp_path / "b.py").symlink_to(tmp_path / "a.py")
     file = read_revision_file(tmp_path / "a.py")
     assert file.problem is not None and "cannot be read" in file.problem.message
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("", ()),
+        ("None", ()),
+        ("a1", ("a1",)),
+        ("a1, b2", ("a1", "b2")),
+        ("('a1', 'b2')", ("a1", "b2")),
+        ("'a1'", ("a1",)),
+        ("['a1', \"b2\"]", ("a1", "b2")),
+    ],
+)
+def test_revises_header_forms(value: str, expected: tuple[str, ...]) -> None:
+    from chainlint.read import header_revises
+
+    assert header_revises(value) == expected

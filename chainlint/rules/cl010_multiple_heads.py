@@ -95,12 +95,13 @@ class MultipleHeads(Rule):
 
 
 def create_date(graph: RevisionGraph, rev: str) -> str:
+    """The `Create Date:` header; a file without one sorts as the newest (it was hand-made)."""
     header = graph.revisions[rev].header_field("Create Date")
-    return header.value if header else ""
+    return header.value if header and header.value else "~"
 
 
 def head_groups(graph: RevisionGraph) -> list[list[str]]:
-    """Heads that share a branch, oldest first (by Create Date, then load order)."""
+    """Heads that share a branch, oldest first."""
     orphans = set(orphan_bases(graph))
     broken = {ref.revision for ref in graph.dangling if ref.field == "down_revision"}
     clashing = {conflict.label for conflict in graph.label_conflicts}
@@ -115,9 +116,15 @@ def head_groups(graph: RevisionGraph) -> list[list[str]]:
         if labels & clashing:
             continue  # CL012 is the root cause: the branch is ambiguous
         groups.setdefault(labels, []).append(head)
-    order = {rev: index for index, rev in enumerate(graph.revisions)}
     return [
-        sorted(heads, key=lambda h: (create_date(graph, h), order[h]))
-        for heads in groups.values()
-        if len(heads) > 1
+        sorted(heads, key=lambda h: age(graph, h)) for heads in groups.values() if len(heads) > 1
     ]
+
+
+def age(graph: RevisionGraph, rev: str) -> tuple[str, float, int]:
+    """Oldest first: by `Create Date:` header, then file modification time, then load order."""
+    try:
+        mtime = graph.revisions[rev].path.stat().st_mtime
+    except OSError:
+        mtime = 0.0
+    return create_date(graph, rev), mtime, list(graph.revisions).index(rev)

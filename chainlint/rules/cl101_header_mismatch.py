@@ -41,6 +41,10 @@ class HeaderMismatch(Rule):
     valid = (
         Example({"a.py": migration("a", None), "b.py": migration("b", "a")}),
         Example({"a.py": migration("a", None, header=False)}, description="no header at all"),
+        Example(
+            {"a.py": migration("a", None, revises_header="None")},
+            description="older templates wrote a base's header as `Revises: None`",
+        ),
     )
     invalid = (
         Example(
