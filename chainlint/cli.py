@@ -158,6 +158,43 @@ def check(
 
 
 @cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--diff", is_flag=True, help="Write nothing; print a unified diff; exit 1 if it would change."
+)
+@click.option(
+    "--heads",
+    type=click.Choice(["merge", "rebase"]),
+    default="merge",
+    show_default=True,
+    help="How to fix multiple heads: write a merge revision, or re-parent the younger branch.",
+)
+@selection_options
+def fix(
+    paths: tuple[Path, ...],
+    diff: bool,
+    heads: str,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    extend_select: tuple[str, ...],
+    max_revision_length: int | None,
+    config_file: Path | None,
+    no_cache: bool,
+    quiet: bool,
+    color: bool | None,
+) -> None:
+    """Repair what can be repaired without guessing; never touches a file it cannot parse."""
+    from chainlint.fix.command import run_fix
+
+    settings = load_run_settings(
+        config_file, select, ignore, extend_select, max_revision_length, no_cache
+    )
+    sys.exit(
+        run_fix(list(paths) or [Path.cwd()], settings, heads, diff, quiet, make_console(color))
+    )
+
+
+@cli.command()
 @click.argument("code", required=False)
 @click.option("--all", "show_all", is_flag=True, help="List every rule.")
 def rule(code: str | None, show_all: bool) -> None:

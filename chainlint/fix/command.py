@@ -1,0 +1,79 @@
+"""`chainlint fix` end to end: discover, fix each environment, write or diff, report."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from rich.text import Text
+
+from chainlint.config import Settings
+from chainlint.discover import discover_environments
+from chainlint.errors import ChainlintError
+from chainlint.fix import EnvironmentFix, fix_environment, unified_diff, write_workspace
+from chainlint.fix.plan import HeadsMode
+from chainlint.report import display_path
+from chainlint.report.text import finding_line
+
+
+def run_fix(
+    paths: Sequence[Path],
+    settings: Settings,
+    heads: str,
+    diff: bool,
+    quiet: bool,
+    console: Any,
+) -> int:
+    """Returns the exit code: with --diff, 1 when anything would change; otherwise 1 when an
+    error-severity finding remains."""
+    cwd = Path.cwd()
+    results = [
+        fix_environment(environment, settings, cast(HeadsMode, heads))
+        for environment in discover_environments(list(paths))
+    ]
+    if diff:
+        text = "".join(unified_diff(r.workspace, cwd) for r in results if r.workspace.changed())
+        sys.stdout.write(text)
+        return 1 if text else 0
+    for result in results:
+        if result.workspace.changed():
+            try:
+                write_workspace(result.workspace)
+            except OSError as exc:
+                raise ChainlintError(f"cannot write {exc.filename}: {exc.strerror}") from exc
+    _report(results, console, cwd, quiet)
+    return 1 if any(f.severity == "error" for r in results for f in r.remaining) else 0
+
+
+def _report(results: list[EnvironmentFix], console: Any, cwd: Path, quiet: bool) -> None:
+    fixed = sum(len(r.applied) for r in results)
+    for result in results:
+        for applied in result.applied:
+            line = Text("Fixed ", "green")
+            line.append(f"{display_path(applied.finding.path, cwd)}:{applied.finding.line} ")
+            line.append(applied.finding.code, "bold")
+            line.append(f" {applied.description}")
+            console.print(line, soft_wrap=True, highlight=False)
+        for finding in result.remaining:
+            console.print(finding_line(finding, cwd), soft_wrap=True, highlight=False)
+            reason = next(
+                (
+                    r.reason
+                    for r in result.refused
+                    if r.finding.code == finding.code
+                    and r.finding.path == finding.path
+                    and r.finding.line == finding.line
+                ),
+                None,
+            )
+            if reason:
+                console.print(Text(f"    not fixed: {reason}", "yellow"), soft_wrap=True)
+    if quiet:
+        return
+    remaining = sum(len(r.remaining) for r in results)
+    errors = sum(1 for r in results for f in r.remaining if f.severity == "error")
+    summary = f"Fixed {fixed} finding{'s' if fixed != 1 else ''}; {remaining} remaining"
+    summary += f" ({errors} error{'s' if errors != 1 else ''})." if remaining else "."
+    console.print(Text(summary, "bold"), highlight=False)
