@@ -7,6 +7,7 @@ was not there before; files that cannot be parsed, and read-only files, are neve
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,8 +142,12 @@ def _key(finding: Finding) -> tuple[str, str, str]:
     return finding.code, str(finding.path), finding.message
 
 
-def _errors(findings: Iterable[Finding]) -> set[tuple[str, str | None]]:
-    return {(f.code, f.message) for f in findings if f.severity == "error"}
+def _new_errors(before: Iterable[Finding], after: Iterable[Finding]) -> list[Finding]:
+    """Errors of a code that the fix made more numerous (messages may change as the graph
+    changes: a merged head group is still one CL010)."""
+    counts = Counter(f.code for f in before if f.severity == "error")
+    grown = Counter(f.code for f in after if f.severity == "error") - counts
+    return [f for f in after if f.severity == "error" and grown[f.code] > 0]
 
 
 def fix_environment(
@@ -166,10 +171,9 @@ def fix_environment(
         try:
             staged = _stage(workspace, graph, finding, heads, editable)
             after = check_graph(staged.graph(), settings)
-            new_errors = _errors(after) - _errors(findings)
+            new_errors = _new_errors(findings, after)
             if new_errors:
-                code, message = sorted(new_errors, key=str)[0]
-                raise CannotFix(f"it would introduce {code}: {message}")
+                raise CannotFix(f"it would introduce {new_errors[0].code}: {new_errors[0].message}")
         except (CannotFix, EditFailed) as exc:
             refused[_key(finding)] = Refused(finding, str(exc))
             continue
