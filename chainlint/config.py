@@ -26,7 +26,8 @@ class Settings:
     # Added to the selection (ruff's extend-select), e.g. to turn on CL103.
     extend_select: tuple[str, ...] = ()
     max_revision_length: int = DEFAULT_MAX_REVISION_LENGTH
-    cache: bool = True
+    # The command line turns the read cache on; library callers opt in.
+    cache: bool = False
 
     def with_options(self, **options: Any) -> Settings:
         """Command-line options override the file; None means "not given"."""
@@ -63,7 +64,7 @@ def load_settings(config_file: Path | None = None, start: Path | None = None) ->
     if config_file is None:
         config_file = find_pyproject((start or Path.cwd()).resolve())
         if config_file is None:
-            return Settings()
+            return Settings(cache=True)
     try:
         data = tomllib.loads(config_file.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -73,7 +74,7 @@ def load_settings(config_file: Path | None = None, start: Path | None = None) ->
     section = data.get("tool", {}).get("chainlint")
     if section is None:
         if config_file.name == "pyproject.toml":
-            return Settings()
+            return Settings(cache=True)
         section = data  # a dedicated chainlint.toml
     return settings_from_mapping(section, config_file)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,16 +35,23 @@ class LintResult:
 
 
 def read_environment(
-    environment: Environment, constants: ModuleConstants | None = None
+    environment: Environment, constants: ModuleConstants | None = None, cache: bool = False
 ) -> list[RevisionFile]:
-    constants = constants or ModuleConstants()
-    files = []
-    for path in environment.files:
+    shared = constants or ModuleConstants()
+
+    def read(path: Path) -> RevisionFile:
         try:
-            files.append(read_revision_file(path, constants))
+            return read_revision_file(path, shared)
         except Exception as exc:  # a bug, not bad input: name the file being processed
             raise InternalError(f"while reading {path}: {type(exc).__name__}: {exc}") from exc
-    return files
+
+    if cache and not os.environ.get("CHAINLINT_NO_CACHE"):
+        from chainlint.cache import ReadCache, cache_folder, read_with_cache
+
+        return read_with_cache(
+            list(environment.files), ReadCache(cache_folder(), environment.root), read
+        )
+    return [read(path) for path in environment.files]
 
 
 def check_graph(graph: RevisionGraph, settings: Settings) -> list[Finding]:
@@ -69,7 +77,7 @@ def check_graph(graph: RevisionGraph, settings: Settings) -> list[Finding]:
 def lint_environment(
     environment: Environment, settings: Settings
 ) -> tuple[RevisionGraph, list[Finding]]:
-    graph = RevisionGraph(environment, read_environment(environment))
+    graph = RevisionGraph(environment, read_environment(environment, cache=settings.cache))
     return graph, check_graph(graph, settings)
 
 

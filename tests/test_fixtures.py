@@ -4,6 +4,7 @@ Alembic can load it, the same heads and bases as Alembic's own ScriptDirectory."
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +30,12 @@ def test_fixture_gives_exactly_its_findings(fixture: Path) -> None:
         capture_output=True,
         text=True,
         cwd=fixture,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "NO_COLOR": "1"},
+        env={
+            **{k: v for k, v in os.environ.items() if k.startswith("CHAINLINT_")},
+            "PYTHONPATH": str(ROOT),
+            "PATH": "/usr/bin:/bin",
+            "NO_COLOR": "1",
+        },
     )
     assert done.returncode in (0, 1), done.stderr
     document = json.loads(done.stdout)

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import networkx as nx
+
 from chainlint.findings import Finding
+from chainlint.graph import RevisionGraph
 from chainlint.rules.base import Example, Expected, Rule, RuleContext, migration
 
 
@@ -54,6 +57,17 @@ class RevisionCycle(Rule):
             (Expected("versions/b.py", 13, "revision 'b' names itself as its down_revision"),),
         ),
         Example(
+            {
+                "b0.py": migration("b0", None),
+                "a.py": migration("a", "c"),
+                "b.py": migration("b", "a"),
+                "c.py": migration("c", ("b", "b0")),
+                "d.py": migration("d", "c"),
+            },
+            (Expected("versions/a.py", 13, "Alembic does not notice"),),
+            description="a cycle hanging off a merge, which Alembic's own check misses",
+        ),
+        Example(
             {"a.py": migration("a", None), "b.py": migration("b", "a", depends_on="b")},
             (Expected("versions/b.py", 15, "revision 'b' names itself in depends_on"),),
         ),
@@ -85,11 +99,39 @@ class RevisionCycle(Rule):
             files = ", ".join(ctx.display(graph.revisions[m].path) for m in ordered)
             anchor = first.down_revision or first.depends_on or first.revision
             line, column = (anchor.line, anchor.column) if anchor else (1, 1)
-            message = (
-                f"revisions {path} form a cycle ({files}); Alembic fails every command with "
-                f"CycleDetected"
+            consequence = (
+                "Alembic fails every command with CycleDetected"
+                if alembic_detects(graph, members)
+                else "Alembic does not notice (the cycle hangs off a merge), so `alembic "
+                "upgrade` runs these migrations in an arbitrary order"
             )
+            message = f"revisions {path} form a cycle ({files}); {consequence}"
             yield self.finding(ctx, first.path, line, column, message, ordered[0])
+
+
+def alembic_detects(graph: RevisionGraph, members: list[str]) -> bool:
+    """Whether Alembic's RevisionMap._detect_cycles refuses this cycle: only when a member is
+    not both reachable down from a head and up from a base (first through `down_revision`
+    links, then through every link from the heads and bases that ignore dependencies)."""
+    for edges, heads, bases in (
+        (graph.parent_dag, graph.heads, graph.bases),
+        (graph.dag, _real_heads(graph), _real_bases(graph)),
+    ):
+        if not heads or not bases:
+            return True
+        down = set(heads).union(*(nx.ancestors(edges, h) for h in heads))
+        up = set(bases).union(*(nx.descendants(edges, b) for b in bases))
+        if not set(members) <= down & up:
+            return True
+    return False
+
+
+def _real_heads(graph: RevisionGraph) -> list[str]:
+    return [rev for rev in graph.revisions if graph.dag.out_degree(rev) == 0]
+
+
+def _real_bases(graph: RevisionGraph) -> list[str]:
+    return [rev for rev, file in graph.revisions.items() if file.is_base and not file.dependencies]
 
 
 def _cycle_order(ctx: RuleContext, members: list[str]) -> list[str]:

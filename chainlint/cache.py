@@ -1,0 +1,257 @@
+"""A persistent cache of per-file read results, so repeated runs on an unchanged tree are cheap.
+
+Plain JSON, validated field by field on load: a cache folder can arrive inside a pull request,
+and pickle or marshal data from it would run or crash code in CI. A corrupt, truncated, foreign
+or tampered cache is ignored and rebuilt. Entries are keyed by path, size and mtime (of the
+file and of every project module its constants came from) and chainlint's version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from chainlint import __version__
+from chainlint.read import Assignment, HeaderField, Identifier, ReadProblem, RevisionFile
+
+CACHE_DIR = ".chainlint_cache"
+SCHEMA = 1
+_SHAPES = {"none", "scalar", "sequence", "dynamic"}
+
+
+class InvalidCache(Exception):
+    pass
+
+
+def cache_folder(cwd: Path | None = None) -> Path:
+    """`.chainlint_cache/` in the working directory (the project root under pre-commit and CI),
+    or `$CHAINLINT_CACHE_DIR`."""
+    override = os.environ.get("CHAINLINT_CACHE_DIR")
+    if override:
+        return Path(override)
+    return (cwd or Path.cwd()) / CACHE_DIR
+
+
+def _stamp(path: Path) -> list[int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return [status.st_size, status.st_mtime_ns]
+
+
+class ReadCache:
+    """One environment's entries: load, look up, record, save."""
+
+    def __init__(self, folder: Path, environment_root: Path) -> None:
+        digest = hashlib.sha1(str(environment_root).encode("utf-8")).hexdigest()[:16]
+        self.path = folder / f"env-{digest}.json"
+        self.folder = folder
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.dirty = False
+        self._load()
+
+    def _load(self) -> None:
+        try:
+            raw = self.path.read_bytes()
+        except OSError:
+            return
+        try:
+            document = json.loads(raw)
+            if (
+                not isinstance(document, dict)
+                or document.get("schema") != SCHEMA
+                or document.get("chainlint") != __version__
+                or not isinstance(document.get("files"), dict)
+            ):
+                raise InvalidCache
+            self.entries = document["files"]
+        except (ValueError, InvalidCache, RecursionError):
+            self.entries = {}
+            self.dirty = True
+
+    def get(self, path: Path, stamp: list[int] | None) -> RevisionFile | None:
+        entry = self.entries.get(str(path))
+        if stamp is None or not isinstance(entry, dict) or entry.get("stamp") != stamp:
+            return None
+        try:
+            for dependency in _list(entry.get("deps", [])):
+                dep_path, dep_stamp = _list(dependency)
+                if _stamp(Path(_str(dep_path))) != dep_stamp:
+                    return None
+            return revision_file_from_json(path, entry["data"])
+        except (InvalidCache, KeyError, TypeError, ValueError):
+            self.entries.pop(str(path), None)
+            self.dirty = True
+            return None
+
+    def put(self, path: Path, stamp: list[int] | None, file: RevisionFile) -> None:
+        if stamp is None:
+            return
+        deps = [[str(p), _stamp(p)] for p in file.used_modules]
+        self.entries[str(path)] = {
+            "stamp": stamp,
+            "deps": deps,
+            "data": revision_file_to_json(file),
+        }
+        self.dirty = True
+
+    def save(self, keep: set[str]) -> None:
+        """Write the entries for `keep` (the environment's current files) atomically."""
+        stale = set(self.entries) - keep
+        if not self.dirty and not stale:
+            return
+        for key in stale:
+            del self.entries[key]
+        document = {"schema": SCHEMA, "chainlint": __version__, "files": self.entries}
+        with contextlib.suppress(OSError):
+            self.folder.mkdir(exist_ok=True)
+            ignore = self.folder / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("# Created by chainlint.\n*\n", encoding="utf-8")
+            descriptor, temporary = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+            try:
+                with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                    json.dump(document, handle, separators=(",", ":"))
+                os.replace(temporary, self.path)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+
+
+def read_with_cache(
+    paths: list[Path],
+    cache: ReadCache,
+    read: Callable[[Path], RevisionFile],
+) -> list[RevisionFile]:
+    files = []
+    for path in paths:
+        stamp = _stamp(path)
+        file = cache.get(path, stamp)
+        if file is None:
+            file = read(path)
+            if file.problem is None or not file.problem.message.startswith("cannot be read"):
+                cache.put(path, stamp, file)
+        files.append(file)
+    cache.save({str(p) for p in paths})
+    return files
+
+
+# -- JSON <-> RevisionFile, validated ---------------------------------------------------------
+
+
+def revision_file_to_json(file: RevisionFile) -> dict[str, Any]:
+    return {
+        "revision": _assignment_out(file.revision),
+        "down_revision": _assignment_out(file.down_revision),
+        "branch_labels": _assignment_out(file.branch_labels),
+        "depends_on": _assignment_out(file.depends_on),
+        "header": [[h.label, h.value, h.line, h.column] for h in file.header],
+        "problem": (
+            [file.problem.message, file.problem.line, file.problem.column] if file.problem else None
+        ),
+        "legacy": file.legacy_revision,
+        "noqa": [[line, sorted(codes) if codes is not None else None] for line, codes in file.noqa],
+        "docstring": list(file.docstring_lines) if file.docstring_lines else None,
+        "encoding": file.encoding,
+        "used": [str(p) for p in file.used_modules],
+    }
+
+
+def _assignment_out(assignment: Assignment | None) -> list[Any] | None:
+    if assignment is None:
+        return None
+    items = [[i.value, i.line, i.column, i.source, i.kind, i.via] for i in assignment.items]
+    return [
+        assignment.name,
+        assignment.line,
+        assignment.column,
+        assignment.shape,
+        items,
+        assignment.annotated,
+    ]
+
+
+def revision_file_from_json(path: Path, data: Any) -> RevisionFile:
+    if not isinstance(data, dict):
+        raise InvalidCache
+    problem = data["problem"]
+    docstring = data["docstring"]
+    return RevisionFile(
+        path=path,
+        revision=_assignment_in(data["revision"]),
+        down_revision=_assignment_in(data["down_revision"]),
+        branch_labels=_assignment_in(data["branch_labels"]),
+        depends_on=_assignment_in(data["depends_on"]),
+        header=tuple(
+            HeaderField(_str(label), _str(value), _int(line), _int(column))
+            for label, value, line, column in _list(data["header"])
+        ),
+        problem=(
+            ReadProblem(_str(problem[0]), _int(problem[1]), _int(problem[2]))
+            if problem is not None
+            else None
+        ),
+        legacy_revision=_optional_str(data["legacy"]),
+        noqa=tuple(
+            (_int(line), frozenset(_str(c) for c in _list(codes)) if codes is not None else None)
+            for line, codes in _list(data["noqa"])
+        ),
+        docstring_lines=(_int(docstring[0]), _int(docstring[1])) if docstring else None,
+        encoding=_str(data["encoding"]),
+        used_modules=tuple(Path(_str(p)) for p in _list(data["used"])),
+    )
+
+
+def _assignment_in(data: Any) -> Assignment | None:
+    if data is None:
+        return None
+    name, line, column, shape, items, annotated = _list(data)
+    if shape not in _SHAPES or not isinstance(annotated, bool):
+        raise InvalidCache
+    return Assignment(
+        _str(name),
+        _int(line),
+        _int(column),
+        shape,
+        tuple(
+            Identifier(
+                _optional_str(value),
+                _int(i_line),
+                _int(i_column),
+                _str(source),
+                _str(kind),
+                _optional_str(via),
+            )
+            for value, i_line, i_column, source, kind, via in _list(items)
+        ),
+        annotated,
+    )
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise InvalidCache
+    return value
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidCache
+    return value
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else _str(value)
+
+
+def _int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidCache
+    return value
