@@ -385,35 +385,61 @@ def _environment(
 
 def alembic_files(locations: Sequence[Path], recursive: bool) -> tuple[Path, ...]:
     """The files Alembic's ScriptDirectory loads from these version locations, in its order."""
-    seen: set[Path] = set()
+    seen: set[str] = set()
     files: list[Path] = []
     for location in locations:
         if not location.exists():
             continue  # Alembic skips version locations that do not exist
-        for path in _list_py_files(location, recursive):
-            try:
-                real = path.resolve()
-            except (OSError, RuntimeError):  # a symlink loop: let the reader report it
-                real = path
+        real_root = os.path.realpath(location)
+        for path, real in _walk_files(location, real_root, recursive):
             if real in seen:
                 continue  # Alembic: "File ... loaded twice! ignoring."
             seen.add(real)
-            if ALEMBIC_LOADS.match(real.name):
+            if ALEMBIC_LOADS.match(os.path.basename(real)):
                 files.append(path)
     return tuple(files)
 
 
-def _list_py_files(folder: Path, recursive: bool) -> list[Path]:
-    paths: list[Path] = []
-    for current, dirs, names in os.walk(folder, followlinks=False):
-        root = Path(current)
-        if root.name.endswith("__pycache__"):
+def _walk_files(folder: Path, real_root: str, recursive: bool) -> list[tuple[Path, str]]:
+    """(path, real path) for each file, in Alembic's order: files sorted per folder, folders
+    sorted, `__pycache__` skipped, symlinked folders not followed. Only symlinked files need
+    resolving; every other real path follows from the folder's."""
+    found: list[tuple[Path, str]] = []
+    pending = [(folder, real_root)]
+    while pending:
+        current, real_current = pending.pop(0)
+        if current.name.endswith("__pycache__"):
             continue
-        paths.extend(root / name for name in sorted(names))
-        if not recursive:
-            break
-        dirs.sort()
-    return paths
+        try:
+            entries = sorted(os.scandir(current), key=lambda e: e.name)
+        except OSError:
+            continue
+        folders = []
+        for entry in entries:
+            try:
+                is_folder = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_folder = False
+            if is_folder:
+                folders.append((Path(entry.path), os.path.join(real_current, entry.name)))
+                continue
+            if entry.is_symlink():
+                try:
+                    if os.path.isdir(entry.path):
+                        continue  # a symlinked folder: os.walk lists it, never as a file
+                    real = str(Path(entry.path).resolve())
+                except (OSError, RuntimeError):  # a symlink loop: the reader reports it
+                    real = entry.path
+            else:
+                real = os.path.join(real_current, entry.name)
+            found.append((Path(entry.path), real))
+        if recursive:
+            pending[:0] = folders
+    return found
+
+
+def _list_py_files(folder: Path, recursive: bool) -> list[Path]:
+    return [path for path, _ in _walk_files(folder, os.path.realpath(folder), recursive)]
 
 
 def _is_within(path: Path, folder: Path) -> bool:

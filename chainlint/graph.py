@@ -51,7 +51,9 @@ class RevisionGraph:
         self.branch_labels: dict[str, str] = {}
         self.label_conflicts: list[LabelConflict] = []
         self.dangling: list[DanglingReference] = []
+        # Every link (down_revision and depends_on), and the down_revision links alone.
         self.dag: nx.DiGraph = nx.DiGraph()
+        self.parent_dag: nx.DiGraph = nx.DiGraph()
         self._build()
 
     # -- construction -------------------------------------------------------------------------
@@ -65,8 +67,8 @@ class RevisionGraph:
                 self.duplicates.setdefault(rev, [self.revisions[rev]]).append(file)
             # Alembic: the later file replaces the earlier one, keeping its place in the order.
             self.revisions[rev] = file
-        for rev in self.revisions:
-            self.dag.add_node(rev)
+        self.dag.add_nodes_from(self.revisions)
+        self.parent_dag.add_nodes_from(self.revisions)
         for rev, file in self.revisions.items():
             for label in file.labels:
                 if label in self.branch_labels:
@@ -92,8 +94,10 @@ class RevisionGraph:
             if target is None:
                 self.dangling.append(DanglingReference(rev, file, field, identifier))
                 continue
-            existing = self.dag.get_edge_data(target, rev)
-            if existing is None or kind == PARENT:
+            if kind == PARENT:
+                self.parent_dag.add_edge(target, rev)
+                self.dag.add_edge(target, rev, kind=kind)
+            elif not self.dag.has_edge(target, rev):
                 self.dag.add_edge(target, rev, kind=kind)
 
     # -- lookups --------------------------------------------------------------------------------
@@ -117,18 +121,12 @@ class RevisionGraph:
         return tuple(name for name in resolved if name is not None)
 
     def children(self, rev: str) -> tuple[str, ...]:
-        return tuple(
-            child for child in self.dag.successors(rev) if self.dag[rev][child]["kind"] == PARENT
-        )
-
-    @cached_property
-    def parent_dag(self) -> nx.DiGraph:
-        """The graph of `down_revision` links only."""
-        return nx.subgraph_view(self.dag, filter_edge=lambda a, b: self.dag[a][b]["kind"] == PARENT)
+        return tuple(self.parent_dag.successors(rev))
 
     @cached_property
     def heads(self) -> tuple[str, ...]:
-        return tuple(rev for rev in self.revisions if not self.children(rev))
+        out_degree = self.parent_dag.out_degree
+        return tuple(rev for rev in self.revisions if out_degree(rev) == 0)
 
     @cached_property
     def bases(self) -> tuple[str, ...]:
@@ -149,6 +147,38 @@ class RevisionGraph:
     def descendants(self, rev: str, *, include_dependencies: bool = False) -> set[str]:
         graph = self.dag if include_dependencies else self.parent_dag
         return set(nx.descendants(graph, rev))
+
+    @cached_property
+    def generation(self) -> dict[str, int] | None:
+        """Each revision's longest distance from a base through `down_revision` links (None
+        when they form a cycle): an ancestor always has a smaller generation."""
+        try:
+            order = list(nx.topological_sort(self.parent_dag))
+        except nx.NetworkXUnfeasible:
+            return None
+        generation: dict[str, int] = {}
+        for rev in order:
+            parents = self.parent_dag.predecessors(rev)
+            generation[rev] = max((generation[p] + 1 for p in parents), default=0)
+        return generation
+
+    def is_ancestor(self, ancestor: str, rev: str) -> bool:
+        """Whether `ancestor` is reached from `rev` through `down_revision` links; the search
+        stops below the ancestor's generation, so nearby merges cost little in long histories."""
+        generation = self.generation
+        if generation is None:
+            return ancestor in self.ancestors(rev)
+        floor = generation[ancestor]
+        seen = {rev}
+        stack = [rev]
+        while stack:
+            for parent in self.parent_dag.predecessors(stack.pop()):
+                if parent == ancestor:
+                    return True
+                if parent not in seen and generation[parent] > floor:
+                    seen.add(parent)
+                    stack.append(parent)
+        return False
 
     def cycles(self) -> Iterator[list[str]]:
         """Each group of revisions that reach themselves through parent/dependency links."""

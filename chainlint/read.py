@@ -254,7 +254,7 @@ class _ModuleReader:
         self.local.pop(name, None)
         if name in IDENTIFIER_NAMES:
             line, column = self._position(node)
-            source = ast.get_source_segment(self.text, node) or name
+            source = self._segment(node) or name
             found[name] = Assignment(
                 name,
                 line,
@@ -313,7 +313,7 @@ class _ModuleReader:
 
     def _identifier(self, node: ast.expr) -> Identifier:
         line, column = self._position(node)
-        source = ast.get_source_segment(self.text, node) or ""
+        source = self._segment(node)
         if isinstance(node, ast.Constant):
             if isinstance(node.value, str):
                 return Identifier(node.value, line, column, source)
@@ -362,6 +362,22 @@ class _ModuleReader:
                 bound = alias.asname or alias.name
                 self.imports[bound] = (stmt.module or "", stmt.level, alias.name)
                 self.local.pop(bound, None)
+
+    def _segment(self, node: ast.AST) -> str:
+        """The node's source text (ast.get_source_segment splits the whole file per call)."""
+        start, end = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
+        if start is None or end is None:
+            return ""
+        if self._lines is None:
+            self._lines = _LINE_BREAK.split(self.text)
+        lines = [line.encode("utf-8") for line in self._lines[start - 1 : end]]
+        if not lines:
+            return ""
+        first, last = getattr(node, "col_offset", 0), getattr(node, "end_col_offset", 0)
+        if len(lines) == 1:
+            return lines[0][first:last].decode("utf-8", "replace")
+        chunk = [lines[0][first:], *lines[1:-1], lines[-1][:last]]
+        return "\n".join(part.decode("utf-8", "replace") for part in chunk)
 
     def _position(self, node: ast.AST) -> tuple[int, int]:
         line: int = getattr(node, "lineno", 1)

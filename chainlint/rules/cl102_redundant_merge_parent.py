@@ -64,11 +64,10 @@ class RedundantMergeParent(Rule):
             parents = [p for p in file.down_revisions if p in graph.revisions]
             if len(set(parents)) != len(file.down_revisions):
                 continue  # unknown or repeated parents: CL001 / not this rule
-            ancestry = {p: graph.ancestors(p) for p in parents}
             redundant = [
-                (p, next(q for q in parents if q != p and p in ancestry[q]))
+                (p, next(q for q in parents if q != p and graph.is_ancestor(p, q)))
                 for p in parents
-                if any(q != p and p in ancestry[q] for q in parents)
+                if any(q != p and graph.is_ancestor(p, q) for q in parents)
             ]
             if not redundant:
                 continue
