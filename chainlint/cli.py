@@ -140,21 +140,33 @@ def check(
     settings = load_run_settings(
         config_file, select, ignore, extend_select, max_revision_length, no_cache
     )
-    if base_ref is not None:
-        fail("--base is not supported yet")
-    result = lint_paths(list(paths) or [Path.cwd()], settings)
+    result = lint_paths(list(paths) or [Path.cwd()], settings, base_ref)
     cwd = Path.cwd()
-    if output_format == "json":
-        from chainlint.report.json import render_json
-
-        click.echo(render_json(result, cwd), nl=False)
-    elif output_format == "text":
+    if output_format == "text":
         from chainlint.report.text import render_text
 
         render_text(result, make_console(color), cwd, quiet)
     else:
-        fail(f"--format {output_format} is not supported yet")
+        click.echo(render(output_format, result, cwd), nl=False)
     sys.exit(1 if result.errors else 0)
+
+
+def render(output_format: str, result: Any, cwd: Path) -> str:
+    if output_format == "json":
+        from chainlint.report.json import render_json
+
+        return render_json(result, cwd)
+    if output_format == "sarif":
+        from chainlint.report.sarif import render_sarif
+
+        return render_sarif(result, cwd)
+    if output_format == "github":
+        from chainlint.report.github import render_github
+
+        return render_github(result, cwd)
+    from chainlint.report.gitlab import render_gitlab
+
+    return render_gitlab(result, cwd)
 
 
 @cli.command()
@@ -165,15 +177,19 @@ def check(
 @click.option(
     "--heads",
     type=click.Choice(["merge", "rebase"]),
-    default="merge",
-    show_default=True,
-    help="How to fix multiple heads: write a merge revision, or re-parent the younger branch.",
+    default=None,
+    help="How to fix multiple heads: write a merge revision (default), or re-parent the "
+    "younger branch (the default with --base).",
+)
+@click.option(
+    "--base", "base_ref", default=None, help="Edit only revisions new since this git ref."
 )
 @selection_options
 def fix(
     paths: tuple[Path, ...],
     diff: bool,
-    heads: str,
+    heads: str | None,
+    base_ref: str | None,
     select: tuple[str, ...],
     ignore: tuple[str, ...],
     extend_select: tuple[str, ...],
@@ -189,9 +205,9 @@ def fix(
     settings = load_run_settings(
         config_file, select, ignore, extend_select, max_revision_length, no_cache
     )
-    sys.exit(
-        run_fix(list(paths) or [Path.cwd()], settings, heads, diff, quiet, make_console(color))
-    )
+    mode = heads or ("rebase" if base_ref else "merge")
+    targets = list(paths) or [Path.cwd()]
+    sys.exit(run_fix(targets, settings, mode, diff, quiet, make_console(color), base_ref))
 
 
 @cli.command()

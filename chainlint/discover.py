@@ -166,7 +166,8 @@ def _environments_for_files(files: list[Path], known: list[Environment]) -> Iter
             continue
         environment = _environment_above(file)
         if environment is None:
-            if file.suffix != ".py":
+            # Only a folder that looks like Alembic's: a Django migrations/ folder is not.
+            if file.suffix != ".py" or not _looks_like_versions_folder(file.parent):
                 continue
             environment = _bare_versions_folder(file.parent)
         known.append(environment)

@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chainlint.config import Settings
 from chainlint.constants import ModuleConstants
@@ -16,6 +17,9 @@ from chainlint.graph import RevisionGraph
 from chainlint.read import RevisionFile, read_revision_file
 from chainlint.rules import selected_rules
 from chainlint.rules.base import RuleContext
+
+if TYPE_CHECKING:
+    from chainlint.git import BaseSnapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +58,11 @@ def read_environment(
     return [read(path) for path in environment.files]
 
 
-def check_graph(graph: RevisionGraph, settings: Settings) -> list[Finding]:
+def check_graph(
+    graph: RevisionGraph, settings: Settings, base: BaseSnapshot | None = None
+) -> list[Finding]:
     """Run the selected rules on one graph; drop findings silenced by `# noqa`."""
-    ctx = RuleContext(graph, settings)
+    ctx = RuleContext(graph, settings, base)
     by_path = {file.path: file for file in graph.files}
     findings = []
     for rule in selected_rules(settings):
@@ -75,18 +81,25 @@ def check_graph(graph: RevisionGraph, settings: Settings) -> list[Finding]:
 
 
 def lint_environment(
-    environment: Environment, settings: Settings
+    environment: Environment, settings: Settings, base_ref: str | None = None
 ) -> tuple[RevisionGraph, list[Finding]]:
     graph = RevisionGraph(environment, read_environment(environment, cache=settings.cache))
-    return graph, check_graph(graph, settings)
+    base = None
+    if base_ref is not None:
+        from chainlint.git import base_snapshot
+
+        base = base_snapshot(environment, base_ref)
+    return graph, check_graph(graph, settings, base)
 
 
-def lint_paths(paths: Sequence[Path], settings: Settings | None = None) -> LintResult:
+def lint_paths(
+    paths: Sequence[Path], settings: Settings | None = None, base_ref: str | None = None
+) -> LintResult:
     settings = settings or Settings()
     results = []
     findings: list[Finding] = []
     for environment in discover_environments(list(paths)):
-        graph, env_findings = lint_environment(environment, settings)
+        graph, env_findings = lint_environment(environment, settings, base_ref)
         results.append(EnvironmentResult(environment, graph))
         findings.extend(env_findings)
     findings.sort(key=lambda f: (str(f.path), f.line, f.column, f.code))

@@ -64,5 +64,17 @@ def graph_of(versions: Path) -> RevisionGraph:
     return RevisionGraph(env, read_environment(env))
 
 
-def findings_of(versions: Path, settings: Settings | None = None) -> list[Finding]:
-    return check_graph(graph_of(versions), settings or Settings(select=("ALL",)))
+def findings_of(
+    versions: Path, settings: Settings | None = None, base: Mapping[str, str] | None = None
+) -> list[Finding]:
+    """Findings for a versions folder; `base` is the folder as it is on `main` (for CL2xx)."""
+    graph = graph_of(versions)
+    snapshot = None
+    if base is not None:
+        from chainlint.git import BaseSnapshot
+        from chainlint.read import parse_revision_source
+
+        contents = {versions / name: source.encode() for name, source in base.items()}
+        files = [parse_revision_source(path, data) for path, data in sorted(contents.items())]
+        snapshot = BaseSnapshot("main", RevisionGraph(graph.environment, files), contents)
+    return check_graph(graph, settings or Settings(select=("ALL",)), snapshot)

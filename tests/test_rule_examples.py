@@ -28,7 +28,7 @@ def _run(tmp_path: Path, rule: type[Rule], example: Example) -> list[tuple[str, 
     )
     return [
         (f.path.relative_to(tmp_path).as_posix(), f.line, f.message)
-        for f in findings_of(versions, settings)
+        for f in findings_of(versions, settings, example.base)
         if f.code == rule.code
     ]
 

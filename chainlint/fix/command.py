@@ -25,14 +25,23 @@ def run_fix(
     diff: bool,
     quiet: bool,
     console: Any,
+    base_ref: str | None = None,
 ) -> int:
     """Returns the exit code: with --diff, 1 when anything would change; otherwise 1 when an
     error-severity finding remains."""
     cwd = Path.cwd()
-    results = [
-        fix_environment(environment, settings, cast(HeadsMode, heads))
-        for environment in discover_environments(list(paths))
-    ]
+    results = []
+    for environment in discover_environments(list(paths)):
+        editable = None
+        if base_ref is not None:
+            # Only revisions new on this branch may change; REF's files are never edited.
+            from chainlint.git import base_snapshot
+            from chainlint.lint import read_environment
+
+            base = base_snapshot(environment, base_ref).graph.revisions
+            current = [f.revision_id for f in read_environment(environment)]
+            editable = {rev for rev in current if rev is not None and rev not in base}
+        results.append(fix_environment(environment, settings, cast(HeadsMode, heads), editable))
     if diff:
         text = "".join(unified_diff(r.workspace, cwd) for r in results if r.workspace.changed())
         sys.stdout.write(text)

@@ -22,6 +22,9 @@ from chainlint.rules.cl101_header_mismatch import HeaderMismatch
 from chainlint.rules.cl102_redundant_merge_parent import RedundantMergeParent
 from chainlint.rules.cl103_filename_mismatch import FilenameMismatch
 from chainlint.rules.cl104_placeholder_revision_id import PlaceholderRevisionId
+from chainlint.rules.cl201_heads_after_merge import HeadsAfterMerge
+from chainlint.rules.cl202_edited_applied_migration import EditedAppliedMigration
+from chainlint.rules.cl203_removed_applied_migration import RemovedAppliedMigration
 
 ALL_RULES: tuple[type[Rule], ...] = (
     UnknownDownRevision,
@@ -41,6 +44,9 @@ ALL_RULES: tuple[type[Rule], ...] = (
     RedundantMergeParent,
     FilenameMismatch,
     PlaceholderRevisionId,
+    HeadsAfterMerge,
+    EditedAppliedMigration,
+    RemovedAppliedMigration,
 )
 
 RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}

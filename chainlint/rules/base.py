@@ -6,11 +6,14 @@ import inspect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from chainlint.config import Settings
 from chainlint.findings import Finding, Fix, Severity
 from chainlint.graph import RevisionGraph
+
+if TYPE_CHECKING:
+    from chainlint.git import BaseSnapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +34,16 @@ class Example:
     expect: tuple[Expected, ...] = ()
     description: str = ""
     settings: Settings = field(default_factory=Settings)
+    # For rules that compare with `--base REF`: the versions folder as it is on REF.
+    base: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class RuleContext:
     graph: RevisionGraph
     settings: Settings
+    # The environment as it is at `--base REF`, for CL201-CL203; None without `--base`.
+    base: BaseSnapshot | None = None
 
     def display(self, path: Path) -> str:
         """A path as messages show it: relative to the folder above the versions folder."""
