@@ -211,23 +211,86 @@ def fix(
 
 
 @cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["tree", "mermaid", "dot", "json"]),
+    default="tree",
+    show_default=True,
+)
+@click.option("--full", is_flag=True, help="Do not collapse long linear runs in the tree.")
+@click.option("--since", default=None, help="Only this revision and its descendants.")
+@click.option("--heads-only", is_flag=True, help="Only the heads and their own branches.")
+@click.option("--color/--no-color", default=None, help="Force colour on or off.")
+def graph(
+    paths: tuple[Path, ...],
+    output_format: str,
+    full: bool,
+    since: str | None,
+    heads_only: bool,
+    color: bool | None,
+) -> None:
+    """Show the revision history: forks, merges, branch labels, heads and defects."""
+    from chainlint.config import load_settings
+    from chainlint.lint import lint_paths
+    from chainlint.report import history
+
+    result = lint_paths(list(paths) or [Path.cwd()], load_settings())
+    cwd = Path.cwd()
+    views = [
+        history.build_view(env.graph, result.findings, cwd, since, heads_only)
+        for env in result.environments
+    ]
+    if output_format == "tree":
+        console = make_console(color)
+        if not console.is_terminal:
+            console.width = 4096  # piped: never crop or wrap a revision's line
+        for view in views:
+            console.print(history.render_tree(view, full))
+    elif output_format == "json":
+        click.echo(history.render_json(views), nl=False)
+    else:
+        render_one = history.render_mermaid if output_format == "mermaid" else history.render_dot
+        click.echo("\n".join(render_one(view) for view in views), nl=False)
+
+
+@cli.command()
 @click.argument("code", required=False)
 @click.option("--all", "show_all", is_flag=True, help="List every rule.")
 def rule(code: str | None, show_all: bool) -> None:
     """Explain a rule: what it does, why it matters, an example, the fix."""
+    from chainlint.docs import rule_page
     from chainlint.rules import ALL_RULES, rule_for
 
+    console = make_console(None)
     if show_all or code is None:
+        if not console.is_terminal:
+            for item in ALL_RULES:
+                fix = "fix" if item.fixable else "-"
+                default = "" if item.default_enabled else " (off by default)"
+                click.echo(f"{item.code}  {item.name:<28} {item.severity:<8} {fix}{default}")
+            return
+        from rich.table import Table
+
+        table = Table("code", "name", "severity", "fix", "default", box=None, pad_edge=False)
         for item in ALL_RULES:
-            fix = "fix" if item.fixable else "-"
-            default = "" if item.default_enabled else " (off by default)"
-            click.echo(f"{item.code}  {item.name:<28} {item.severity:<8} {fix}{default}")
+            table.add_row(
+                item.code,
+                item.name,
+                item.severity,
+                "yes" if item.fixable else "no",
+                "on" if item.default_enabled else "off",
+            )
+        console.print(table)
         return
-    item = rule_for(code)
-    click.echo(
-        f"# {item.code} {item.name} ({item.severity}{', fixable' if item.fixable else ''})\n"
-    )
-    click.echo(item.documentation())
+    page = rule_page(rule_for(code))
+    if console.is_terminal:
+        from rich.markdown import Markdown
+
+        console.print(Markdown(page))
+    else:
+        click.echo(page, nl=False)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,0 +1,157 @@
+"""`chainlint graph` in every format, `chainlint rule`, and the generated rule reference."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from chainlint.cli import main
+from chainlint.docs import render_rules_markdown
+from chainlint.rules.base import migration
+from helpers import write_tree
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOWCASE = ROOT / "fixtures" / "graph-showcase"
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    with pytest.raises(SystemExit) as exited:
+        main(["graph", *args])
+    assert exited.value.code == 0
+    return capsys.readouterr().out
+
+
+@pytest.fixture(autouse=True)
+def no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.chdir(SHOWCASE)
+
+
+def test_tree_marks_forks_merges_labels_heads_and_defects(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = run(capsys, ".")
+    assert out.splitlines()[0] == "migrations (11 revisions)"
+    assert "a1  initial  (base)  [core]" in out
+    assert "n1  network  (base)  [network]" in out
+    assert "fork from a5" in out
+    assert "a8  merge heads  (head; merge of a6, a7)" in out
+    assert "n2  ports  (head)  depends on a2" in out
+    assert "n3  broken  (head)  CL001" in out
+
+
+def test_tree_collapses_long_linear_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = {"r000.py": migration("r000", None)}
+    files.update({f"r{i:03d}.py": migration(f"r{i:03d}", f"r{i - 1:03d}") for i in range(1, 50)})
+    versions = write_tree(tmp_path / "versions", files)
+    out = run(capsys, str(versions))
+    assert out.splitlines() == [
+        f"{versions.as_posix()} (50 revisions)",
+        "├── r000  (base)",
+        "├── r001",
+        "├── … 46 revisions …",
+        "├── r048",
+        "└── r049  (head)",
+    ]
+    full = run(capsys, "--full", str(versions))
+    assert "revisions …" not in full and "r025" in full
+
+
+def test_mermaid_is_structurally_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    out = run(capsys, "--format", "mermaid", ".")
+    lines = [line.strip() for line in out.splitlines()]
+    assert lines[0] == "flowchart BT"
+    declared = {}
+    for line in lines[1:]:
+        match = re.fullmatch(r'(r\d+)\["([^"]*)"\]', line)
+        if match:
+            declared[match.group(1)] = match.group(2)
+    assert len(declared) == 11
+    edges = [re.fullmatch(r"(r\d+) (-->|-\.->) (r\d+)", line) for line in lines]
+    edges = [e for e in edges if e]
+    assert len(edges) == 10
+    assert all(e.group(1) in declared and e.group(3) in declared for e in edges)
+    assert sum(1 for e in edges if e.group(2) == "-.->") == 1  # n2 depends on a2
+    class_defs = {line.split()[1] for line in lines if line.startswith("classDef ")}
+    for line in lines:
+        if line.startswith("class "):
+            _, members, name = line.split()
+            assert name in class_defs
+            assert set(members.split(",")) <= set(declared)
+    errors = next(line for line in lines if line.startswith("class ") and line.endswith(" error"))
+    broken = next(node for node, label in declared.items() if label.startswith("n3<br/>"))
+    assert errors == f"class {broken} error"
+
+
+def test_dot_parses_with_pydot(capsys: pytest.CaptureFixture[str]) -> None:
+    pydot = pytest.importorskip("pydot")
+    out = run(capsys, "--format", "dot", ".")
+    (graph,) = pydot.graph_from_dot_data(out)
+    nodes = {n.get_name().strip('"') for n in graph.get_nodes()} - {"node"}
+    assert len(nodes) == 11
+    edges = graph.get_edges()
+    assert len(edges) == 10
+    dashed = [e for e in edges if e.get("style") == "dashed"]
+    assert [(e.get_source().strip('"'), e.get_destination().strip('"')) for e in dashed] == [
+        ("a2", "n2")
+    ]
+    broken = next(n for n in graph.get_nodes() if n.get_name().strip('"') == "n3")
+    assert broken.get("style") == "filled"
+
+
+def test_json_nodes_and_edges(capsys: pytest.CaptureFixture[str]) -> None:
+    document = json.loads(run(capsys, "--format", "json", "."))
+    (environment,) = document["environments"]
+    nodes = {n["id"]: n for n in environment["nodes"]}
+    assert nodes["a8"] == {
+        "id": "a8",
+        "path": "migrations/versions/a8_merge_heads.py",
+        "message": "merge heads",
+        "labels": [],
+        "head": True,
+        "base": False,
+        "merge": True,
+        "findings": [],
+    }
+    assert nodes["n1"]["labels"] == ["network"] and nodes["n1"]["base"]
+    assert nodes["n3"]["findings"] == ["CL001"]
+    kinds = {(e["from"], e["to"]): e["kind"] for e in environment["edges"]}
+    assert kinds[("a2", "n2")] == "dependency" and kinds[("a6", "a8")] == "parent"
+
+
+def test_since_and_heads_only(capsys: pytest.CaptureFixture[str]) -> None:
+    since = json.loads(run(capsys, "--format", "json", "--since", "a5", "."))
+    assert {n["id"] for n in since["environments"][0]["nodes"]} == {"a5", "a6", "a7", "a8"}
+    heads = json.loads(run(capsys, "--format", "json", "--heads-only", "."))
+    ids = {n["id"] for n in heads["environments"][0]["nodes"]}
+    assert {"a8", "n2", "n3"} <= ids and "a2" not in ids
+
+
+def test_rule_reference_is_current() -> None:
+    current = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
+    assert current == render_rules_markdown(), (
+        "docs/rules.md is stale: run `python -m chainlint.docs > docs/rules.md`"
+    )
+
+
+def test_rule_pages_follow_ruffs_layout(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["rule", "CL006"])
+    assert exited.value.code == 0
+    page = capsys.readouterr().out
+    assert page.startswith("# CL006 revision-id-too-long (error, fixable)\n")
+    positions = [
+        page.index(h) for h in ("## What it does", "## Why is this bad?", "## Example", "## Fix")
+    ]
+    assert positions == sorted(positions)
+    with pytest.raises(SystemExit):
+        main(["rule", "--all"])
+    listing = capsys.readouterr().out.splitlines()
+    assert (
+        len(listing) == 20 and listing[15].startswith("CL103") and "off by default" in listing[15]
+    )
