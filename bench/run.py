@@ -224,9 +224,9 @@ def main() -> int:
             heads = reference["alembic heads (no .pyc)"]
             floor = reference["floor: read every file"]
             print(f"\n{size} revisions, median of {args.repeat} runs")
-            print(
-                f"{'command':<34} {'median':>9} {'vs alembic heads':>17} {'vs floor':>9} {'peak MB':>8}"
-            )
+            columns = ("median", "vs alembic heads", "vs floor", "peak MB")
+            widths = (9, 17, 9, 8)
+            print(f"{'command':<34}" + "".join(f" {c:>{w}}" for c, w in zip(columns, widths)))
             for name, seconds, memory in results:
                 ratio = heads / seconds
                 print(

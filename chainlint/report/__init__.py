@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 
 
@@ -18,6 +19,7 @@ def display_path(path: Path, cwd: Path) -> str:
     return absolute.as_posix()
 
 
+@lru_cache(maxsize=16)
 def _real(path: Path) -> Path:
     try:
         return path.resolve()

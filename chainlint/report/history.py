@@ -106,8 +106,9 @@ def build_view(
 
 
 def _slug(stem: str, rev: str) -> str:
-    """The message part of a `%(rev)s_%(slug)s` file name."""
-    text = stem[len(rev) :] if stem.startswith(rev) else stem
+    """The message part of a file name made from `file_template` (whatever precedes the id,
+    such as a date, is dropped)."""
+    text = stem.split(rev, 1)[1] if rev in stem else stem
     return text.strip("_").replace("_", " ")
 
 
@@ -132,6 +133,10 @@ def render_tree(view: HistoryView, full: bool = False) -> Any:
     for child, parent in primary.items():
         children[parent].append(child)
     roots = [rev for rev in view.nodes if rev not in primary]
+    depends: dict[str, list[str]] = {}
+    for edge in view.edges:
+        if edge.kind == DEPENDENCY:
+            depends.setdefault(edge.child, []).append(edge.parent)
     tree = Tree(Text(f"{view.root} ({len(view.nodes)} revisions)", "bold"))
 
     def label(rev: str) -> Text:
@@ -150,7 +155,7 @@ def render_tree(view: HistoryView, full: bool = False) -> Any:
             text.append(f"  ({'; '.join(marks)})", "cyan")
         if node.labels:
             text.append(f"  [{', '.join(node.labels)}]", "magenta")
-        deps = [e.parent for e in view.edges if e.child == rev and e.kind == DEPENDENCY]
+        deps = depends.get(rev)
         if deps:
             text.append(f"  depends on {', '.join(deps)}", "blue")
         if node.findings:
