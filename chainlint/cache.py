@@ -128,19 +128,17 @@ class ReadCache:
 def read_with_cache(
     paths: list[Path],
     cache: ReadCache,
-    read: Callable[[Path], RevisionFile],
+    read: Callable[[list[Path]], list[RevisionFile]],
 ) -> list[RevisionFile]:
-    files = []
-    for path in paths:
-        stamp = _stamp(path)
-        file = cache.get(path, stamp)
-        if file is None:
-            file = read(path)
-            if file.problem is None or not file.problem.message.startswith("cannot be read"):
-                cache.put(path, stamp, file)
-        files.append(file)
+    stamps = [_stamp(path) for path in paths]
+    found = [cache.get(path, stamp) for path, stamp in zip(paths, stamps, strict=True)]
+    missing = [i for i, file in enumerate(found) if file is None]
+    for index, file in zip(missing, read([paths[i] for i in missing]), strict=True):
+        found[index] = file
+        if file.problem is None or not file.problem.message.startswith("cannot be read"):
+            cache.put(paths[index], stamps[index], file)
     cache.save({str(p) for p in paths})
-    return files
+    return [file for file in found if file is not None]
 
 
 # -- JSON <-> RevisionFile, validated ---------------------------------------------------------

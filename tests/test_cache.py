@@ -56,9 +56,9 @@ def test_cache_entries_are_used_and_invalidated(tree: Path) -> None:
     (environment,) = discover_environments([tree])
     calls: list[Path] = []
 
-    def read(path: Path) -> object:
-        calls.append(path)
-        return read_revision_file(path)
+    def read(paths: list[Path]) -> list[object]:
+        calls.extend(paths)
+        return [read_revision_file(path) for path in paths]
 
     def run() -> list[str | None]:
         cache = ReadCache(tree.parent / "cache", environment.root)
