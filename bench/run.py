@@ -6,7 +6,8 @@ For each size it writes an Alembic environment in the default `script.py.mako` s
 assignments, docstring headers, a few `op.*` calls per file, merges and a labelled branch),
 then times, alternating, `--repeat` times each, and reports medians:
 
-- chainlint check, cold (no cache), warm (cache present, tree unchanged), one file touched;
+- chainlint check with --no-cache; cold (no cache yet: it is written); warm (cache present, tree
+  unchanged); one file touched;
 - `alembic heads`, without .pyc files (a fresh CI checkout) and with them;
 - the floor: a Python process that reads every file's bytes;
 - `chainlint --version`.
@@ -161,6 +162,8 @@ def bench_size(size: int, repeat: int, workdir: Path) -> list[tuple[str, float, 
     cache_dir = workdir / f"cache-{size}"
     base_env = {**os.environ, "NO_COLOR": "1", "CHAINLINT_CACHE_DIR": str(cache_dir)}
     no_pyc = {**base_env, "PYTHONDONTWRITEBYTECODE": "1"}
+    # Some machines set PYTHONDONTWRITEBYTECODE globally: the .pyc case must unset it.
+    with_pyc = {k: v for k, v in base_env.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
     def drop_pyc() -> None:
         shutil.rmtree(versions / "__pycache__", ignore_errors=True)
@@ -182,25 +185,26 @@ def bench_size(size: int, repeat: int, workdir: Path) -> list[tuple[str, float, 
     ]
     check = [CHAINLINT, "check", str(root)]
     cases: list[tuple[str, list[str], dict[str, str], Callable[[], None]]] = [
+        ("chainlint check --no-cache", [*check, "--no-cache"], base_env, lambda: None),
         ("chainlint check (cold)", check, base_env, cold),
         ("chainlint check (warm)", check, base_env, lambda: None),
         ("chainlint check (1 file touched)", check, base_env, touch),
         ("alembic heads (no .pyc)", [ALEMBIC, "heads"], no_pyc, drop_pyc),
-        ("alembic heads (.pyc present)", [ALEMBIC, "heads"], base_env, lambda: None),
+        ("alembic heads (.pyc present)", [ALEMBIC, "heads"], with_pyc, lambda: None),
         ("floor: read every file", floor, base_env, lambda: None),
         ("chainlint --version", [CHAINLINT, "--version"], base_env, lambda: None),
     ]
     # Prime: the warm case needs a cache, the .pyc case needs bytecode.
     run(check, root, base_env)
-    run([ALEMBIC, "heads"], root, base_env)
+    run([ALEMBIC, "heads"], root, with_pyc)
     times: dict[str, list[float]] = {name: [] for name, *_ in cases}
     for _ in range(repeat):
         for name, command, env, prepare in cases:
             prepare()
             elapsed, _ = run(command, root, env)
             times[name].append(elapsed)
-            if name == "chainlint check (cold)":
-                run(check, root, base_env)  # leave a warm cache for the next case
+            if name == "alembic heads (no .pyc)":
+                run([ALEMBIC, "heads"], root, with_pyc)  # bytecode back for the next case
     results = []
     for name, command, env, prepare in cases:
         prepare()
@@ -226,7 +230,8 @@ def main() -> int:
             print(f"\n{size} revisions, median of {args.repeat} runs")
             columns = ("median", "vs alembic heads", "vs floor", "peak MB")
             widths = (9, 17, 9, 8)
-            print(f"{'command':<34}" + "".join(f" {c:>{w}}" for c, w in zip(columns, widths)))
+            cells = "".join(f" {c:>{w}}" for c, w in zip(columns, widths, strict=True))
+            print(f"{'command':<34}{cells}")
             for name, seconds, memory in results:
                 ratio = heads / seconds
                 print(

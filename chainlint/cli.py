@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, cast
 
 import click
 
@@ -29,7 +31,37 @@ class DefaultCommandGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """The options `check` and `fix` share, resolved once."""
+
+    settings: Any
+    quiet: bool
+    color: bool | None
+
+
 def selection_options(func: F) -> F:
+    """Add the shared options; the command receives them as one `run: RunOptions`."""
+
+    @functools.wraps(func)
+    def command(
+        *args: Any,
+        select: tuple[str, ...],
+        ignore: tuple[str, ...],
+        extend_select: tuple[str, ...],
+        max_revision_length: int | None,
+        config_file: Path | None,
+        no_cache: bool,
+        quiet: bool,
+        color: bool | None,
+        **kwargs: Any,
+    ) -> Any:
+        settings = load_run_settings(
+            config_file, select, ignore, extend_select, max_revision_length, no_cache
+        )
+        return func(*args, run=RunOptions(settings, quiet, color), **kwargs)
+
+    wrapped: Any = command
     for option in reversed(
         [
             click.option(
@@ -59,8 +91,8 @@ def selection_options(func: F) -> F:
             ),
         ]
     ):
-        func = option(func)
-    return func
+        wrapped = option(wrapped)
+    return cast(F, wrapped)
 
 
 def make_console(color: bool | None, stderr: bool = False) -> Any:
@@ -125,27 +157,17 @@ def check(
     paths: tuple[Path, ...],
     output_format: str,
     base_ref: str | None,
-    select: tuple[str, ...],
-    ignore: tuple[str, ...],
-    extend_select: tuple[str, ...],
-    max_revision_length: int | None,
-    config_file: Path | None,
-    no_cache: bool,
-    quiet: bool,
-    color: bool | None,
+    run: RunOptions,
 ) -> None:
     """Check the revision chains of every Alembic environment under PATHS."""
     from chainlint.lint import lint_paths
 
-    settings = load_run_settings(
-        config_file, select, ignore, extend_select, max_revision_length, no_cache
-    )
-    result = lint_paths(list(paths) or [Path.cwd()], settings, base_ref)
+    result = lint_paths(list(paths) or [Path.cwd()], run.settings, base_ref)
     cwd = Path.cwd()
     if output_format == "text":
         from chainlint.report.text import render_text
 
-        render_text(result, make_console(color), cwd, quiet)
+        render_text(result, make_console(run.color), cwd, run.quiet)
     else:
         click.echo(render(output_format, result, cwd), nl=False)
     sys.exit(1 if result.errors else 0)
@@ -190,24 +212,15 @@ def fix(
     diff: bool,
     heads: str | None,
     base_ref: str | None,
-    select: tuple[str, ...],
-    ignore: tuple[str, ...],
-    extend_select: tuple[str, ...],
-    max_revision_length: int | None,
-    config_file: Path | None,
-    no_cache: bool,
-    quiet: bool,
-    color: bool | None,
+    run: RunOptions,
 ) -> None:
     """Repair what can be repaired without guessing; never touches a file it cannot parse."""
     from chainlint.fix.command import run_fix
 
-    settings = load_run_settings(
-        config_file, select, ignore, extend_select, max_revision_length, no_cache
-    )
     mode = heads or ("rebase" if base_ref else "merge")
     targets = list(paths) or [Path.cwd()]
-    sys.exit(run_fix(targets, settings, mode, diff, quiet, make_console(color), base_ref))
+    console = make_console(run.color)
+    sys.exit(run_fix(targets, run.settings, mode, diff, run.quiet, console, base_ref))
 
 
 @cli.command()
