@@ -176,59 +176,75 @@ def _assignment_out(assignment: Assignment | None) -> list[Any] | None:
     ]
 
 
+# Each row is validated by the exact types of its cells, compared in one set lookup.
+_NONE = type(None)
+_IDENTIFIER_ROWS = {
+    (value, int, int, str, str, via) for value in (str, _NONE) for via in (str, _NONE)
+}
+_ASSIGNMENT_ROW = (str, int, int, str, list, bool)
+_HEADER_ROW = (str, str, int, int)
+_PROBLEM_ROW = (str, int, int)
+
+
+def _row(row: Any, allowed: Any) -> Any:
+    if type(row) is not list or tuple(map(type, row)) not in allowed:
+        raise InvalidCache
+    return row
+
+
 def revision_file_from_json(path: Path, data: Any) -> RevisionFile:
-    if not isinstance(data, dict):
+    if type(data) is not dict:
         raise InvalidCache
     problem = data["problem"]
     docstring = data["docstring"]
+    legacy = data["legacy"]
+    encoding = data["encoding"]
+    if type(encoding) is not str or (legacy is not None and type(legacy) is not str):
+        raise InvalidCache
+    noqa = []
+    for line, codes in _list(data["noqa"]):
+        if type(line) is not int or (codes is not None and not _all_str(_list(codes))):
+            raise InvalidCache
+        noqa.append((line, frozenset(codes) if codes is not None else None))
+    used = _list(data["used"])
+    if not _all_str(used):
+        raise InvalidCache
     return RevisionFile(
         path=path,
         revision=_assignment_in(data["revision"]),
         down_revision=_assignment_in(data["down_revision"]),
         branch_labels=_assignment_in(data["branch_labels"]),
         depends_on=_assignment_in(data["depends_on"]),
-        header=tuple(
-            HeaderField(_str(label), _str(value), _int(line), _int(column))
-            for label, value, line, column in _list(data["header"])
-        ),
-        problem=(
-            ReadProblem(_str(problem[0]), _int(problem[1]), _int(problem[2]))
-            if problem is not None
+        header=tuple(HeaderField(*_row(row, {_HEADER_ROW})) for row in _list(data["header"])),
+        problem=ReadProblem(*_row(problem, {_PROBLEM_ROW})) if problem is not None else None,
+        legacy_revision=legacy,
+        noqa=tuple(noqa),
+        docstring_lines=(
+            (docstring[0], docstring[1])
+            if docstring is not None and _row(docstring, {(int, int)})
             else None
         ),
-        legacy_revision=_optional_str(data["legacy"]),
-        noqa=tuple(
-            (_int(line), frozenset(_str(c) for c in _list(codes)) if codes is not None else None)
-            for line, codes in _list(data["noqa"])
-        ),
-        docstring_lines=(_int(docstring[0]), _int(docstring[1])) if docstring else None,
-        encoding=_str(data["encoding"]),
-        used_modules=tuple(Path(_str(p)) for p in _list(data["used"])),
+        encoding=encoding,
+        used_modules=tuple(Path(p) for p in used),
     )
+
+
+def _all_str(values: list[Any]) -> bool:
+    return all(type(v) is str for v in values)
 
 
 def _assignment_in(data: Any) -> Assignment | None:
     if data is None:
         return None
-    name, line, column, shape, items, annotated = _list(data)
-    if shape not in _SHAPES or not isinstance(annotated, bool):
+    name, line, column, shape, items, annotated = _row(data, {_ASSIGNMENT_ROW})
+    if shape not in _SHAPES:
         raise InvalidCache
     return Assignment(
-        _str(name),
-        _int(line),
-        _int(column),
+        name,
+        line,
+        column,
         shape,
-        tuple(
-            Identifier(
-                _optional_str(value),
-                _int(i_line),
-                _int(i_column),
-                _str(source),
-                _str(kind),
-                _optional_str(via),
-            )
-            for value, i_line, i_column, source, kind, via in _list(items)
-        ),
+        tuple(Identifier(*_row(item, _IDENTIFIER_ROWS)) for item in items),
         annotated,
     )
 
@@ -241,15 +257,5 @@ def _list(value: Any) -> list[Any]:
 
 def _str(value: Any) -> str:
     if not isinstance(value, str):
-        raise InvalidCache
-    return value
-
-
-def _optional_str(value: Any) -> str | None:
-    return None if value is None else _str(value)
-
-
-def _int(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidCache
     return value

@@ -133,6 +133,29 @@ class RevisionGraph:
         return tuple(rev for rev, file in self.revisions.items() if file.is_base)
 
     @cached_property
+    def unresolved_fields(self) -> frozenset[str]:
+        """The identifier fields that some readable file computes instead of writing a literal
+        (CL008): rules never raise an error from a value nobody could resolve."""
+        found = set()
+        for file in self.files:
+            if file.problem is not None:
+                continue
+            revision = file.revision
+            if (
+                revision is not None
+                and file.revision_id is None
+                and (revision.shape == "dynamic" or revision.unresolved)
+            ):
+                found.add("revision")
+            for name in ("down_revision", "branch_labels", "depends_on"):
+                assignment = getattr(file, name)
+                if assignment is not None and (
+                    assignment.shape == "dynamic" or assignment.unresolved
+                ):
+                    found.add(name)
+        return frozenset(found)
+
+    @cached_property
     def merge_points(self) -> tuple[str, ...]:
         return tuple(rev for rev, file in self.revisions.items() if len(file.down_revisions) > 1)
 

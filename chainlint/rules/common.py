@@ -27,19 +27,4 @@ def revises_edit(file: RevisionFile, parents: tuple[str, ...]) -> tuple[ReplaceH
 
 def has_unresolved(graph: RevisionGraph, field: str) -> bool:
     """Whether any file's `field` holds a value the reader could not resolve (CL008)."""
-    for file in graph.files:
-        if file.problem is not None:
-            continue
-        if field == "revision":
-            revision = file.revision
-            if (
-                revision is not None
-                and file.revision_id is None
-                and (revision.shape == "dynamic" or revision.unresolved)
-            ):
-                return True
-            continue
-        assignment = getattr(file, field)
-        if assignment is not None and (assignment.shape == "dynamic" or assignment.unresolved):
-            return True
-    return False
+    return field in graph.unresolved_fields
