@@ -1,0 +1,221 @@
+"""Discovery: every way an environment is configured, compared with Alembic's own reading of the
+same configuration where Alembic can tell (its Config and ScriptDirectory import nothing here)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from chainlint.discover import Environment, discover_environments
+from chainlint.errors import DiscoveryError
+from chainlint.rules.base import migration
+from helpers import write_tree
+
+
+def alembic_files(ini: Path) -> list[Path]:
+    """What Alembic's ScriptDirectory would load for this alembic.ini (file listing only)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from alembic.script.base import Script, _only_source_rev_file
+
+    cwd = os.getcwd()
+    os.chdir(ini.parent)  # Alembic resolves relative locations against the working directory
+    try:
+        scripts = ScriptDirectory.from_config(Config(str(ini)))
+        files = []
+        for location in scripts._version_locations:
+            if location.exists():
+                for path in Script._list_py_dir(scripts, location):
+                    if _only_source_rev_file.match(path.name):
+                        files.append(Path(os.path.abspath(path)))
+        return files
+    finally:
+        os.chdir(cwd)
+
+
+def only(environments: list[Environment]) -> Environment:
+    assert len(environments) == 1, environments
+    return environments[0]
+
+
+def test_alembic_ini_with_here_and_default_versions(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "alembic.ini": "[alembic]\nscript_location = %(here)s/db\n",
+            "db/versions/a.py": migration("a", None),
+            "db/versions/__init__.py": "",
+            "db/versions/.#lock.py": "",
+            "db/versions/notes.txt": "",
+            "db/versions/__pycache__/a.cpython-311.py": "",
+            "db/versions/sub/b.py": migration("b", "a"),
+            "db/script.py.mako": "",
+        },
+    )
+    env = only(discover_environments([tmp_path]))
+    assert env.root == tmp_path / "db" and env.source == "alembic.ini"
+    assert env.recursive is False
+    assert [p.name for p in env.files] == ["a.py"]
+    assert list(env.files) == alembic_files(tmp_path / "alembic.ini")
+    assert env.script_template == tmp_path / "db" / "script.py.mako"
+
+
+@pytest.mark.parametrize(
+    ("separator", "value"),
+    [
+        ("path_separator = os", "%(here)s/v1" + os.pathsep + "%(here)s/v2"),
+        ("path_separator = space", "%(here)s/v1 %(here)s/v2"),
+        ("path_separator = newline", "\n    %(here)s/v1\n    %(here)s/v2"),
+        ("path_separator = ;", "%(here)s/v1;%(here)s/v2"),
+        ("version_path_separator = :", "%(here)s/v1:%(here)s/v2"),
+        ("", "%(here)s/v1, %(here)s/v2"),  # legacy: commas and spaces
+    ],
+)
+def test_version_locations_split_like_alembic(tmp_path: Path, separator: str, value: str) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "alembic.ini": f"[alembic]\nscript_location = %(here)s/db\n{separator}\n"
+            f"version_locations = {value}\n",
+            "db/env.py": "",
+            "v1/a.py": migration("a", None),
+            "v2/b.py": migration("b", "a"),
+        },
+    )
+    env = only(discover_environments([tmp_path / "alembic.ini"]))
+    assert env.version_locations == (tmp_path / "v1", tmp_path / "v2")
+    assert list(env.files) == alembic_files(tmp_path / "alembic.ini")
+
+
+def test_recursive_version_locations_true_only(tmp_path: Path) -> None:
+    for flag, expected in (("true", ["a.py", "b.py"]), ("True", ["a.py"]), ("false", ["a.py"])):
+        root = tmp_path / flag
+        write_tree(
+            root,
+            {
+                "alembic.ini": "[alembic]\nscript_location = %(here)s/db\n"
+                f"recursive_version_locations = {flag}\n",
+                "db/versions/a.py": migration("a", None),
+                "db/versions/sub/b.py": migration("b", "a"),
+            },
+        )
+        env = only(discover_environments([root]))
+        assert [p.name for p in env.files] == expected
+        assert list(env.files) == alembic_files(root / "alembic.ini")
+
+
+def test_pyproject_tool_alembic(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "pyproject.toml": '[tool.alembic]\nscript_location = "%(here)s/db"\n'
+            'version_locations = ["%(here)s/db/versions", "%(here)s/extra"]\n'
+            "recursive_version_locations = true\n",
+            "db/versions/a.py": migration("a", None),
+            "extra/deep/b.py": migration("b", "a"),
+        },
+    )
+    env = only(discover_environments([tmp_path]))
+    assert env.source == "pyproject.toml" and env.recursive
+    assert [p.name for p in env.files] == ["a.py", "b.py"]
+
+
+def test_flask_migrate_layout(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "migrations/alembic.ini": "[alembic]\n# no script_location\n",
+            "migrations/env.py": "",
+            "migrations/versions/a.py": migration("a", None),
+        },
+    )
+    env = only(discover_environments([tmp_path]))
+    assert env.source == "flask-migrate" and env.root == tmp_path / "migrations"
+
+
+def test_monorepo_and_script_folder_without_ini(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "billing/alembic.ini": "[alembic]\nscript_location = %(here)s/migrations\n",
+            "billing/migrations/versions/a.py": migration("a", None),
+            "users/db/env.py": "",
+            "users/db/versions/u.py": migration("u", None),
+            "node_modules/x/alembic.ini": "[alembic]\nscript_location = nowhere\n",
+            ".venv/lib/alembic.ini": "[alembic]\nscript_location = nowhere\n",
+        },
+    )
+    environments = discover_environments([tmp_path])
+    assert [(e.root, e.source) for e in environments] == [
+        (tmp_path / "billing" / "migrations", "alembic.ini"),
+        (tmp_path / "users" / "db", "script-folder"),
+    ]
+
+
+def test_files_map_to_their_whole_environment(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "alembic.ini": "[alembic]\nscript_location = %(here)s/migrations\n",
+            "migrations/versions/a.py": migration("a", None),
+            "migrations/versions/b.py": migration("b", "a"),
+            "app/models.py": "x = 1\n",
+            "django/migrations/0001_initial.py": "class Migration: pass\n",
+        },
+    )
+    changed = [
+        tmp_path / "migrations" / "versions" / "b.py",
+        tmp_path / "app" / "models.py",
+        tmp_path / "django" / "migrations" / "0001_initial.py",
+    ]
+    env = only(discover_environments(changed))
+    assert [p.name for p in env.files] == ["a.py", "b.py"]
+
+
+def test_bare_versions_folder_is_read_recursively(tmp_path: Path) -> None:
+    versions = write_tree(
+        tmp_path / "versions", {"a.py": migration("a", None), "x/y/b.py": migration("b", "a")}
+    )
+    env = only(discover_environments([versions]))
+    assert env.source == "versions-folder" and env.recursive
+    assert [p.name for p in env.files] == ["a.py", "b.py"]
+
+
+def test_symlinked_file_loaded_once_and_symlink_loop_kept_for_the_reader(tmp_path: Path) -> None:
+    versions = write_tree(tmp_path / "versions", {"a.py": migration("a", None)})
+    (versions / "alias.py").symlink_to(versions / "a.py")
+    (versions / "loop.py").symlink_to(versions / "loop.py")
+    (versions / "dir_link").symlink_to(versions)
+    env = only(discover_environments([versions]))
+    assert [p.name for p in env.files] == ["a.py", "loop.py"]
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({}, "no Alembic environment found"),
+        ({"alembic.ini": "[alembic]\nscript_location = %(here)s/missing\n"}, "does not exist"),
+        (
+            {
+                "alembic.ini": "[alembic]\npath_separator = tab\nversion_locations = a\n"
+                "script_location = %(here)s\n"
+            },
+            "not a valid path_separator",
+        ),
+        ({"alembic.ini": "not an ini\n"}, "cannot read Alembic configuration"),
+    ],
+)
+def test_configuration_problems_are_one_line(
+    tmp_path: Path, files: dict[str, str], message: str
+) -> None:
+    write_tree(tmp_path, files)
+    with pytest.raises(DiscoveryError, match=message) as raised:
+        discover_environments([tmp_path])
+    assert "\n" not in str(raised.value)
+
+
+def test_missing_path(tmp_path: Path) -> None:
+    with pytest.raises(DiscoveryError, match="no such file or directory"):
+        discover_environments([tmp_path / "nope"])
