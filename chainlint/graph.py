@@ -9,7 +9,7 @@ ids and labels. `heads` are revisions no other revision names as a `down_revisio
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -108,9 +108,6 @@ class RevisionGraph:
             return name
         return self.branch_labels.get(name)
 
-    def file(self, rev: str) -> RevisionFile:
-        return self.revisions[rev]
-
     def parents(self, rev: str) -> tuple[str, ...]:
         """The `down_revision` entries as declared."""
         return self.revisions[rev].down_revisions
@@ -158,10 +155,6 @@ class RevisionGraph:
     @cached_property
     def merge_points(self) -> tuple[str, ...]:
         return tuple(rev for rev, file in self.revisions.items() if len(file.down_revisions) > 1)
-
-    @cached_property
-    def branch_points(self) -> tuple[str, ...]:
-        return tuple(rev for rev in self.revisions if len(self.children(rev)) > 1)
 
     def ancestors(self, rev: str, *, include_dependencies: bool = False) -> set[str]:
         graph = self.dag if include_dependencies else self.parent_dag
@@ -230,14 +223,3 @@ class RevisionGraph:
         """The bases `rev` descends from through `down_revision` links (itself included)."""
         bases = set(self.bases)
         return {r for r in self.ancestors(rev) | {rev} if r in bases}
-
-    def topological_order(self, revs: Iterable[str] | None = None) -> list[str]:
-        graph = self.parent_dag if revs is None else self.parent_dag.subgraph(revs)
-        try:
-            return list(nx.lexicographical_topological_sort(graph))
-        except nx.NetworkXUnfeasible:
-            return sorted(graph.nodes)
-
-
-def build_graph(environment: Environment, files: Sequence[RevisionFile]) -> RevisionGraph:
-    return RevisionGraph(environment, files)

@@ -7,7 +7,7 @@ import ast
 import io
 import re
 import tokenize
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -495,12 +495,3 @@ def header_revises(value: str) -> tuple[str, ...]:
     parts = tuple(part.strip().strip("'\"") for part in value.strip().strip("()[]").split(","))
     parts = tuple(part for part in parts if part)
     return () if parts == ("None",) else parts
-
-
-def parsed_identifiers(file: RevisionFile) -> Mapping[str, Assignment | None]:
-    return {
-        "revision": file.revision,
-        "down_revision": file.down_revision,
-        "branch_labels": file.branch_labels,
-        "depends_on": file.depends_on,
-    }
