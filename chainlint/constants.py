@@ -11,6 +11,8 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chainlint.source import decode_source
+
 ConstantValue = str | tuple[str, ...] | None
 
 # How many `from x import NAME` hops a constant may be re-exported through.
@@ -105,9 +107,6 @@ def _module_file(anchor: Path, parts: list[str]) -> Path | None:
 
 
 def _read_table(path: Path) -> _ModuleTable | None:
-    # Local import: read.py imports this module for the ConstantValue type.
-    from chainlint.read import decode_source
-
     try:
         text, _ = decode_source(path.read_bytes())
         module = ast.parse(text)

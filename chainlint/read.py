@@ -4,15 +4,14 @@ compiles a migration to bytecode."""
 from __future__ import annotations
 
 import ast
-import io
 import re
-import tokenize
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from chainlint.constants import ConstantValue, ModuleConstants
+from chainlint.source import decode_source
 
 IDENTIFIER_NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
 
@@ -151,12 +150,6 @@ class RevisionFile:
             if noqa_line == line and (codes is None or code in codes):
                 return True
         return False
-
-
-def decode_source(data: bytes) -> tuple[str, str]:
-    """Decode Python source bytes as the interpreter would (BOM, PEP 263 cookie)."""
-    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    return data.decode(encoding), encoding
 
 
 def read_revision_file(path: Path, constants: ModuleConstants | None = None) -> RevisionFile:

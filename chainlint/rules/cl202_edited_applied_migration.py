@@ -4,8 +4,9 @@ import ast
 from collections.abc import Iterator
 
 from chainlint.findings import Finding
-from chainlint.read import decode_source, parse_revision_source
+from chainlint.read import parse_revision_source
 from chainlint.rules.base import Example, Expected, Rule, RuleContext, migration
+from chainlint.source import decode_source
 
 _OPERATIONS = ("upgrade", "downgrade")
 
