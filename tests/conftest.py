@@ -3,9 +3,21 @@ import sys
 import tempfile
 from pathlib import Path
 
+from hypothesis import HealthCheck, settings
+
 # Test helpers live beside the tests; make them importable as plain modules.
 sys.path.insert(0, str(Path(__file__).parent))
 
 # The command line's read cache goes to a private folder, not into the fixtures; subprocesses
 # inherit it. CI runs the suite a second time with CHAINLINT_NO_CACHE=1.
 os.environ.setdefault("CHAINLINT_CACHE_DIR", tempfile.mkdtemp(prefix="chainlint-cache-"))
+
+# Hypothesis profiles: "ci" (the default) runs hundreds of examples per property; pass
+# `--hypothesis-profile=thorough` for thousands.
+settings.register_profile(
+    "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "thorough", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("ci")

@@ -7,20 +7,12 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from chainlint.lint import lint_paths
 from oracle import alembic_view
 from strategies import History, Revision, Style, file_name, histories, render, with_revision
-
-settings.register_profile(
-    "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.register_profile(
-    "thorough", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.load_profile("ci")
 
 PLAIN = Style(
     typed=False,
@@ -176,7 +168,6 @@ def _descends(history: History, rev: str, ancestor: str) -> bool:
     return False
 
 
-@settings(max_examples=200)
 @given(case=defective())
 def test_alembic_fails_exactly_where_chainlint_reports_an_error(
     case: tuple[History, str, str],
