@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from chainlint import __version__
+from chainlint.findings import Finding, Fix
 from chainlint.read import Assignment, HeaderField, Identifier, ReadProblem, RevisionFile
 
 CACHE_DIR = ".chainlint_cache"
@@ -259,3 +260,129 @@ def _str(value: Any) -> str:
     if not isinstance(value, str):
         raise InvalidCache
     return value
+
+
+# -- whole-environment results ------------------------------------------------------------------
+#
+# When no file of an environment (nor any project module its constants came from) changed, and
+# neither did the settings, the findings cannot have changed either: `check` reuses them without
+# rebuilding the graph. Only findings and the environment's summary are stored, validated on load
+# like everything else here.
+
+_FINDING_ROWS = {
+    (str, str, str, str, str, int, int, revision, fix, environment)
+    for revision in (str, _NONE)
+    for fix in (list, _NONE)
+    for environment in (str, _NONE)
+}
+
+
+class ResultCache:
+    def __init__(self, folder: Path, environment_root: Path) -> None:
+        digest = hashlib.sha1(str(environment_root).encode("utf-8")).hexdigest()[:16]
+        self.path = folder / f"result-{digest}.json"
+        self.folder = folder
+
+    def load(
+        self, key: str
+    ) -> tuple[tuple[int, tuple[str, ...], tuple[str, ...]], list[Finding]] | None:
+        try:
+            document = json.loads(self.path.read_bytes())
+            if (
+                type(document) is not dict
+                or document.get("schema") != SCHEMA
+                or document.get("chainlint") != __version__
+                or document.get("key") != key
+            ):
+                return None
+            for module, stamp in _list(document["modules"]):
+                if _stamp(Path(_str(module))) != stamp:
+                    return None
+            count, heads, bases = _row(document["summary"], {(int, list, list)})
+            if not (_all_str(heads) and _all_str(bases)):
+                return None
+            findings = [_finding_in(row) for row in _list(document["findings"])]
+        except (OSError, ValueError, KeyError, TypeError, InvalidCache, RecursionError):
+            return None
+        return (count, tuple(heads), tuple(bases)), findings
+
+    def save(
+        self,
+        key: str,
+        summary: tuple[int, tuple[str, ...], tuple[str, ...]],
+        findings: list[Finding],
+        modules: set[Path],
+    ) -> None:
+        document = {
+            "schema": SCHEMA,
+            "chainlint": __version__,
+            "key": key,
+            "modules": [[str(m), _stamp(m)] for m in sorted(modules)],
+            "summary": [summary[0], list(summary[1]), list(summary[2])],
+            "findings": [_finding_out(f) for f in findings],
+        }
+        with contextlib.suppress(OSError):
+            self.folder.mkdir(exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+            try:
+                with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                    json.dump(document, handle, separators=(",", ":"))
+                os.replace(temporary, self.path)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+
+
+def environment_key(environment: Any, settings: Any, paths: list[Path]) -> str:
+    """What a check's findings depend on, besides imported modules: chainlint's version, the
+    environment's configuration, the settings, and every file's path, size and mtime."""
+    material = [
+        __version__,
+        str(environment.root),
+        environment.source,
+        [str(p) for p in environment.version_locations],
+        environment.recursive,
+        environment.file_template,
+        [settings.select, settings.ignore, settings.extend_select, settings.max_revision_length],
+        [[str(p), _stamp(p)] for p in paths],
+    ]
+    return hashlib.sha256(json.dumps(material).encode("utf-8")).hexdigest()
+
+
+def _finding_out(finding: Finding) -> list[Any]:
+    return [
+        finding.code,
+        finding.name,
+        finding.severity,
+        finding.message,
+        str(finding.path),
+        finding.line,
+        finding.column,
+        finding.revision,
+        [finding.fix.description, finding.fix.applicable] if finding.fix else None,
+        str(finding.environment) if finding.environment else None,
+    ]
+
+
+def _finding_in(row: Any) -> Finding:
+    code, name, severity, message, path, line, column, revision, fix, environment = _row(
+        row, _FINDING_ROWS
+    )
+    if severity not in ("error", "warning"):
+        raise InvalidCache
+    if fix is not None:
+        description, applicable = _row(fix, {(str, bool)})
+        # The edits are not kept: `check` only reports a fix; `fix` recomputes it.
+        fix = Fix(description, applicable)
+    return Finding(
+        code,
+        name,
+        severity,
+        message,
+        Path(path),
+        line,
+        column,
+        revision,
+        fix,
+        Path(environment) if environment else None,
+    )

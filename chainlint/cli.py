@@ -162,7 +162,7 @@ def check(
     """Check the revision chains of every Alembic environment under PATHS."""
     from chainlint.lint import lint_paths
 
-    result = lint_paths(list(paths) or [Path.cwd()], run.settings, base_ref)
+    result = lint_paths(list(paths) or [Path.cwd()], run.settings, base_ref, reuse=True)
     cwd = Path.cwd()
     if output_format == "text":
         from chainlint.report.text import render_text
@@ -254,6 +254,7 @@ def graph(
     views = [
         history.build_view(env.graph, result.findings, cwd, since, heads_only)
         for env in result.environments
+        if env.graph is not None  # always: graph never reuses cached results
     ]
     if output_format == "tree":
         console = make_console(color)

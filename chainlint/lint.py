@@ -23,9 +23,20 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
+class GraphSummary:
+    """What reporters show of a graph."""
+
+    revisions: int
+    heads: tuple[str, ...]
+    bases: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class EnvironmentResult:
     environment: Environment
-    graph: RevisionGraph
+    # None when the findings were reused from the result cache (`check` only).
+    graph: RevisionGraph | None
+    summary: GraphSummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,26 +126,49 @@ def check_graph(
 
 
 def lint_environment(
-    environment: Environment, settings: Settings, base_ref: str | None = None
-) -> tuple[RevisionGraph, list[Finding]]:
+    environment: Environment,
+    settings: Settings,
+    base_ref: str | None = None,
+    reuse: bool = False,
+) -> tuple[EnvironmentResult, list[Finding]]:
+    """Check one environment. With `reuse` (and the cache on, and no `--base`), findings of an
+    unchanged environment are taken from the result cache without building the graph."""
+    results = None
+    if reuse and settings.cache and base_ref is None and not os.environ.get("CHAINLINT_NO_CACHE"):
+        from chainlint.cache import ResultCache, cache_folder, environment_key
+
+        results = ResultCache(cache_folder(), environment.root)
+        key = environment_key(environment, settings, list(environment.files))
+        cached = results.load(key)
+        if cached is not None:
+            (count, heads, bases), findings = cached
+            return EnvironmentResult(environment, None, GraphSummary(count, heads, bases)), findings
     graph = RevisionGraph(environment, read_environment(environment, cache=settings.cache))
     base = None
     if base_ref is not None:
         from chainlint.git import base_snapshot
 
         base = base_snapshot(environment, base_ref)
-    return graph, check_graph(graph, settings, base)
+    findings = check_graph(graph, settings, base)
+    summary = GraphSummary(len(graph.revisions), graph.heads, graph.bases)
+    if results is not None:
+        modules = {module for file in graph.files for module in file.used_modules}
+        results.save(key, (summary.revisions, summary.heads, summary.bases), findings, modules)
+    return EnvironmentResult(environment, graph, summary), findings
 
 
 def lint_paths(
-    paths: Sequence[Path], settings: Settings | None = None, base_ref: str | None = None
+    paths: Sequence[Path],
+    settings: Settings | None = None,
+    base_ref: str | None = None,
+    reuse: bool = False,
 ) -> LintResult:
     settings = settings or Settings()
     results = []
     findings: list[Finding] = []
     for environment in discover_environments(list(paths)):
-        graph, env_findings = lint_environment(environment, settings, base_ref)
-        results.append(EnvironmentResult(environment, graph))
+        result, env_findings = lint_environment(environment, settings, base_ref, reuse)
+        results.append(result)
         findings.extend(env_findings)
     findings.sort(key=lambda f: (str(f.path), f.line, f.column, f.code))
     return LintResult(tuple(results), findings)

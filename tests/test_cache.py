@@ -114,3 +114,46 @@ def test_tampered_entries_are_rejected(tree: Path) -> None:
         entry["data"]["revision"] = ["revision", "x", 1, "scalar", [], True]  # line not an int
     cache_file.write_text(json.dumps(document))
     assert _summary(tree, cache=True) == cold
+
+
+def _check(versions: Path, **options: object) -> tuple[list[tuple[str, str, int, str]], bool]:
+    """Findings through the command line's path, and whether the graph was rebuilt."""
+    result = lint_paths([versions], Settings(cache=True, **options), reuse=True)  # type: ignore[arg-type]
+    rebuilt = all(env.graph is not None for env in result.environments)
+    return [(f.code, f.path.name, f.line, f.message) for f in result.findings], rebuilt
+
+
+def test_unchanged_environment_reuses_its_findings(tree: Path) -> None:
+    cold = _summary(tree, cache=False)
+    first, rebuilt = _check(tree)
+    assert first == cold and rebuilt
+    again, rebuilt = _check(tree)
+    assert again == cold and not rebuilt
+    # Another selection is another result.
+    narrowed, rebuilt = _check(tree, select=("CL001",))
+    assert rebuilt and {code for code, *_ in narrowed} == {"CL001"}
+
+
+def test_result_cache_invalidated_by_files_and_imported_modules(tree: Path) -> None:
+    _check(tree)
+    (tree / "c.py").write_text(migration("c", "b"))
+    findings, rebuilt = _check(tree)
+    assert rebuilt and "CL001" not in {code for code, *_ in findings}
+    _check(tree)
+    (tree.parent / "pkg" / "names.py").write_text("LABEL = 'network'  # changed too\n")
+    _, rebuilt = _check(tree)
+    assert rebuilt
+    (tree / "d.py").write_text(migration("d", "c"))
+    findings, rebuilt = _check(tree)
+    assert rebuilt and findings == _summary(tree, cache=False)
+
+
+def test_tampered_result_cache_is_not_trusted(tree: Path) -> None:
+    cold = _summary(tree, cache=False)
+    _check(tree)
+    (result_file,) = (tree.parent / "cache").glob("result-*.json")
+    document = json.loads(result_file.read_bytes())
+    document["findings"][0][5] = "13"  # a line that is not an int
+    result_file.write_text(json.dumps(document))
+    findings, rebuilt = _check(tree)
+    assert findings == cold and rebuilt

@@ -37,9 +37,9 @@ def render_json(result: LintResult, cwd: Path) -> str:
         "environments": [
             {
                 "path": display_path(env.environment.root, cwd),
-                "revisions": len(env.graph.revisions),
-                "heads": list(env.graph.heads),
-                "bases": list(env.graph.bases),
+                "revisions": env.summary.revisions,
+                "heads": list(env.summary.heads),
+                "bases": list(env.summary.bases),
             }
             for env in result.environments
         ],

@@ -51,7 +51,7 @@ def render_text(result: LintResult, console: Console, cwd: Path, quiet: bool = F
     for finding in result.findings:
         console.print(finding_line(finding, cwd), soft_wrap=True, highlight=False)
     if not quiet:
-        revisions = sum(len(env.graph.revisions) for env in result.environments)
+        revisions = sum(env.summary.revisions for env in result.environments)
         console.print(
             summary_line(result.findings, len(result.environments), revisions),
             soft_wrap=True,
