@@ -440,9 +440,7 @@ def _read_header(
 
 def _read_comment_header(module: ast.Module, lines: list[str]) -> tuple[HeaderField, ...]:
     """Header fields written as comments above the `revision` assignment."""
-    if "# Revision ID" not in "\n".join(lines[:200]) and "#Revision ID" not in "\n".join(
-        lines[:200]
-    ):
+    if not any("Revision ID" in line for line in lines[:200]):
         return ()
     stop = next(
         (
