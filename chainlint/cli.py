@@ -152,11 +152,25 @@ def cli() -> None:
 @click.option(
     "--base", "base_ref", default=None, help="Compare with a git ref (pull-request gate)."
 )
+@click.option(
+    "--output-file",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the report to this file (replaced atomically) instead of standard output.",
+)
+@click.option(
+    "--exit-zero",
+    is_flag=True,
+    help="Exit 0 even when there are error findings (usage errors still exit 2).",
+)
 @selection_options
 def check(
     paths: tuple[Path, ...],
     output_format: str,
     base_ref: str | None,
+    output_file: Path | None,
+    exit_zero: bool,
     run: RunOptions,
 ) -> None:
     """Check the revision chains of every Alembic environment under PATHS."""
@@ -167,10 +181,34 @@ def check(
     if output_format == "text":
         from chainlint.report.text import render_text
 
-        render_text(result, make_console(run.color), cwd, run.quiet)
-    else:
+        if output_file is None:
+            render_text(result, make_console(run.color), cwd, run.quiet)
+        else:
+            console = make_file_console()
+            render_text(result, console, cwd, run.quiet)
+            write_output(output_file, console.file.getvalue())
+    elif output_file is None:
         click.echo(render(output_format, result, cwd), nl=False)
-    sys.exit(1 if result.errors else 0)
+    else:
+        write_output(output_file, render(output_format, result, cwd))
+    sys.exit(1 if result.errors and not exit_zero else 0)
+
+
+def make_file_console() -> Any:
+    """A console that renders plain text into memory, never cropped or wrapped."""
+    import io
+
+    from rich.console import Console
+
+    return Console(
+        file=io.StringIO(), no_color=True, color_system=None, highlight=False, width=4096
+    )
+
+
+def write_output(path: Path, text: str) -> None:
+    from chainlint.report import write_report
+
+    write_report(path, text)
 
 
 def render(output_format: str, result: Any, cwd: Path) -> str:

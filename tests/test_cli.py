@@ -197,3 +197,108 @@ def test_junk_directory_never_tracebacks(
     assert ("empty.py", "CL007") in codes
     assert ("loop1.py", "CL009") in codes and ("loop2.py", "CL009") in codes
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "expected"),
+    [
+        # Mentions [tool.chainlint] only in a comment: the old text search took it for a table.
+        ("tool = 1  # [tool.chainlint] moved to setup.cfg\n", "key 'tool' must be a table"),
+        ("[tool]\nchainlint = 5\n", "[tool.chainlint] must be a table, not an integer (5)"),
+        ("tool.chainlint = 'CL001'\n", "[tool.chainlint] must be a table, not a string"),
+        ("[tool.chainlint]\nselct = ['CL001']\n", "unknown key 'selct'; did you mean 'select'?"),
+        ("[tool.chainlint.per-file-ignores]\nx = 1\n", "unknown key 'per-file-ignores'"),
+        ("[tool]\nchainlint.select = ['XY9']\n", "select: unknown rule code or prefix 'XY9'"),
+        ("[tool.chainlint]\nextend-fix = 'CL1'\nmax-file-size = 0\n", "max-file-size must be"),
+        ("[tool.chainlint]\nmax-file-size = true\n", "max-file-size must be a positive integer"),
+        ("[tool.chainlint]\nextend-fix = [1]\n", "extend-fix must be a list of rule codes"),
+        ("[tool.chainlint]\nextend-fix = ['NOPE1']\n", "extend-fix: unknown rule code"),
+        ("x = 'chainlint' [\n", "is not valid TOML"),
+    ],
+)
+def test_configuration_errors_name_the_file_and_key(
+    pyproject: str,
+    expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_tree(tmp_path, {"pyproject.toml": pyproject, "versions/a.py": migration("a", None)})
+    monkeypatch.chdir(tmp_path)
+    for args in (["check", "versions"], ["check", "--config", "pyproject.toml", "versions"]):
+        code, out, err = run(args, capsys)
+        assert code == 2 and out == ""
+        (line,) = err.strip().splitlines()
+        assert "pyproject.toml" in line and expected in line, line
+        assert "internal error" not in line
+
+
+def test_configuration_is_found_structurally(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Dotted keys and inline tables configure chainlint as well as a [tool.chainlint] header."""
+    files = {"versions/a.py": migration("a", None), "versions/b.py": migration("b", "gone")}
+    monkeypatch.chdir(tmp_path)
+    for pyproject in (
+        "[tool]\nchainlint.ignore = ['CL001']\n",
+        "tool = {chainlint = {ignore = ['CL001']}}\n",
+    ):
+        write_tree(tmp_path, {"pyproject.toml": pyproject, **files})
+        assert run(["check", "versions"], capsys)[0] == 0, pyproject
+    # A pyproject.toml that only names chainlint as a dependency configures nothing.
+    write_tree(tmp_path, {"pyproject.toml": "[project]\ndependencies = ['chainlint']\n"})
+    assert run(["check", "versions"], capsys)[0] == 1
+
+
+def test_extend_fix_and_max_file_size_settings(tmp_path: Path) -> None:
+    from chainlint.config import DEFAULT_MAX_FILE_SIZE, load_settings
+
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.chainlint]\nextend-fix = ['cl101', 'CL102']\nmax-file-size = 1000\n"
+    )
+    settings = load_settings(start=tmp_path)
+    assert settings.extend_fix == ("CL101", "CL102") and settings.max_file_size == 1000
+    (tmp_path / "pyproject.toml").write_text("[tool.chainlint]\n")
+    settings = load_settings(start=tmp_path)
+    assert settings.extend_fix == () and settings.max_file_size == DEFAULT_MAX_FILE_SIZE
+
+
+@pytest.mark.parametrize("output_format", ["text", "json", "sarif", "github", "gitlab"])
+def test_output_file_holds_the_report_of_every_format(
+    output_format: str, chain: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, printed, _ = run(["check", "--format", output_format, str(chain)], capsys)
+    target = chain.parent / "reports" / f"chainlint.{output_format}"
+    code_to_file, out, err = run(
+        ["check", "--format", output_format, "--output-file", str(target), str(chain)], capsys
+    )
+    assert (code, code_to_file) == (1, 1) and out == "" and err == ""
+    assert target.read_text(encoding="utf-8") == printed
+    # An existing report is replaced whole, atomically: no temporary file is left behind.
+    target.write_text("stale " * 10_000)
+    run(["check", "--format", output_format, "-o", str(target), str(chain)], capsys)
+    assert target.read_text(encoding="utf-8") == printed
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
+
+
+def test_output_file_that_cannot_be_written_is_one_line(
+    chain: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (chain.parent / "blocker").write_text("a file, not a folder")
+    code, out, err = run(
+        ["check", "-o", str(chain.parent / "blocker" / "r.txt"), str(chain)], capsys
+    )
+    assert code == 2 and out == ""
+    (line,) = err.strip().splitlines()
+    assert line.startswith("chainlint: cannot write ") and "blocker" in line
+
+
+def test_exit_zero_keeps_the_report_but_not_usage_errors(
+    chain: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(["check", "--exit-zero", str(chain)], capsys)
+    assert code == 0 and "CL001" in out and "Found 1 error" in out
+    code, _, err = run(["check", "--exit-zero", "--select", "XY999", str(chain)], capsys)
+    assert code == 2 and "XY999" in err
+    code, _, err = run(["check", "--exit-zero", str(chain.parent / "nope")], capsys)
+    assert code == 2
