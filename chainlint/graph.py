@@ -1,9 +1,11 @@
 """RevisionFiles -> RevisionGraph, with exactly the semantics of Alembic's RevisionMap.
 
 Alembic builds its map in load order: a later file with the same id replaces the earlier one;
-branch labels join the id namespace; a `down_revision` or `depends_on` entry is looked up among
-ids and labels. `heads` are revisions no other revision names as a `down_revision`
-(`depends_on` does not count); `bases` are revisions whose `down_revision` is None, `()` or `[]`.
+branch labels join the id namespace; a `depends_on` entry is looked up among ids and labels, a
+`down_revision` entry among ids only (a branch label there is `KeyError: '<label>'`); a
+`depends_on` that Alembic normalises to an empty value (`""`, `("",)`, `()`) is no dependency.
+`heads` are revisions no other revision names as a `down_revision` (`depends_on` does not
+count); `bases` are revisions whose `down_revision` is None, `()` or `[]`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class DanglingReference:
     file: RevisionFile
     field: str
     identifier: Identifier
+    # For a `down_revision` that names a branch label: the revision carrying the label.
+    label_holder: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,19 @@ class LabelConflict:
     file: RevisionFile
     # The revision that already holds the name (as a label or as its id).
     holder: str
+
+
+def alembic_items(file: RevisionFile, field: str) -> tuple[Identifier, ...]:
+    """The entries of `down_revision` or `depends_on` Alembic looks up. Alembic keeps
+    `depends_on` as `tuple_rev_as_scalar(to_tuple(value))` and resolves it only when that is
+    truthy: `""` and `("",)` are no dependency, while `("", "a")` looks up `''`."""
+    assignment = file.down_revision if field == "down_revision" else file.depends_on
+    if assignment is None:
+        return ()
+    items = assignment.items
+    if field == "depends_on" and len(items) == 1 and items[0].value == "":
+        return ()
+    return items
 
 
 class RevisionGraph:
@@ -84,15 +101,16 @@ class RevisionGraph:
             self._link(rev, file, "depends_on", DEPENDENCY)
 
     def _link(self, rev: str, file: RevisionFile, field: str, kind: str) -> None:
-        assignment = file.down_revision if field == "down_revision" else file.depends_on
-        if assignment is None:
-            return
-        for identifier in assignment.items:
+        for identifier in alembic_items(file, field):
             if identifier.value is None:
                 continue
-            target = self.resolve(identifier.value)
+            if kind == PARENT:
+                target = identifier.value if identifier.value in self.revisions else None
+            else:
+                target = self.resolve(identifier.value)
             if target is None:
-                self.dangling.append(DanglingReference(rev, file, field, identifier))
+                holder = self.branch_labels.get(identifier.value) if kind == PARENT else None
+                self.dangling.append(DanglingReference(rev, file, field, identifier, holder))
                 continue
             if kind == PARENT:
                 self.parent_dag.add_edge(target, rev)
@@ -114,7 +132,8 @@ class RevisionGraph:
 
     def dependencies(self, rev: str) -> tuple[str, ...]:
         """The `depends_on` entries resolved to revision ids (branch labels resolved)."""
-        resolved = (self.resolve(name) for name in self.revisions[rev].dependencies)
+        items = alembic_items(self.revisions[rev], "depends_on")
+        resolved = (self.resolve(item.value) for item in items if item.value is not None)
         return tuple(name for name in resolved if name is not None)
 
     def children(self, rev: str) -> tuple[str, ...]:

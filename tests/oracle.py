@@ -6,6 +6,7 @@ chainlint's.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,25 @@ class AlembicView:
     warnings: tuple[str, ...] = ()
 
 
-def alembic_view(versions: Path, *, recursive: bool = True) -> AlembicView:
+def alembic_view(
+    versions: Path, *, recursive: bool = True, extra_path: Path | None = None
+) -> AlembicView:
+    """`extra_path`: a folder the migrations import from (an "installed" package)."""
+    if extra_path is None:
+        return _alembic_view(versions, recursive)
+    before = set(sys.modules)
+    sys.path.insert(0, str(extra_path))
+    try:
+        return _alembic_view(versions, recursive)
+    finally:
+        sys.path.remove(str(extra_path))
+        for name in set(sys.modules) - before:
+            module_file = getattr(sys.modules[name], "__file__", None) or ""
+            if module_file.startswith(str(extra_path)):
+                del sys.modules[name]
+
+
+def _alembic_view(versions: Path, recursive: bool) -> AlembicView:
     from alembic.script import ScriptDirectory
 
     scripts = ScriptDirectory(

@@ -7,11 +7,16 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from chainlint.config import Settings
+from chainlint.findings import Finding
 from chainlint.lint import lint_paths
-from oracle import alembic_view
+from chainlint.rules.base import migration
+from helpers import write_tree
+from oracle import AlembicView, alembic_view
 from strategies import History, Revision, Style, file_name, histories, render, with_revision
 
 PLAIN = Style(
@@ -225,3 +230,165 @@ def test_regression_cycle_hanging_off_a_merge(tmp_path: Path) -> None:
     (cycle,) = [f for f in lint_paths([versions]).errors if f.code == "CL004"]
     assert "'a' -> 'c' -> 'b' -> 'a'" in cycle.message
     assert "Alembic does not notice" in cycle.message
+
+
+# -- Issue 10: cases Alembic loads (or refuses) that chainlint got wrong -------------------------
+
+
+def _both(tmp_path: Path, files: dict[str, str]) -> tuple[AlembicView, list[Finding]]:
+    """Alembic's verdict and chainlint's findings on the same versions folder."""
+    versions = write_tree(tmp_path / "versions", files)
+    return alembic_view(versions), lint_paths([versions], Settings()).findings
+
+
+def _codes(findings: list[Finding]) -> list[tuple[str, str]]:
+    return [(f.code, f.path.name) for f in findings if f.severity == "error"]
+
+
+def test_empty_string_depends_on_is_no_dependency(tmp_path: Path) -> None:
+    """invenio-accounts 037afe10e9ff: `depends_on = ""`. Alembic keeps
+    `tuple_rev_as_scalar(to_tuple(value))` and resolves it only when truthy."""
+    view, findings = _both(
+        tmp_path,
+        {
+            "a.py": migration("a", None),
+            "b.py": migration("b", "a", depends_on=""),
+            "c.py": migration("c", "b", depends_on=("",)),
+            "d.py": migration("d", "c").replace("depends_on = None", "depends_on = []"),
+        },
+    )
+    assert view.error is None and view.dependencies == {r: frozenset() for r in "abcd"}
+    assert _codes(findings) == []
+    graph = lint_paths([tmp_path / "versions"]).environments[0].graph
+    assert graph is not None and all(graph.dependencies(r) == () for r in "abcd")
+
+
+def test_empty_string_among_other_dependencies_is_looked_up(tmp_path: Path) -> None:
+    view, findings = _both(
+        tmp_path,
+        {"a.py": migration("a", None), "b.py": migration("b", "a", depends_on=("", "a"))},
+    )
+    assert view.error == "KeyError: ''"
+    assert _codes(findings) == [("CL002", "b.py")]
+
+
+def test_down_revision_naming_a_branch_label_is_an_error(tmp_path: Path) -> None:
+    view, findings = _both(
+        tmp_path,
+        {
+            "a.py": migration("a", None, branch_labels="core"),
+            "b.py": migration("b", "core"),
+            "c.py": migration("c", "a", depends_on="core"),
+        },
+    )
+    assert view.error == "KeyError: 'core'"
+    (finding,) = [f for f in findings if f.severity == "error"]
+    assert (finding.code, finding.path.name, finding.line) == ("CL001", "b.py", 13)
+    assert "down_revision 'core' names a branch label, not a revision" in finding.message
+    assert "did you mean 'a', the revision that carries the label" in finding.message
+    assert "KeyError: 'core'" in finding.message
+    # 'a' already has a child: pointing 'b' at it would open a second head.
+    assert finding.fix is not None and not finding.fix.applicable
+
+
+def test_down_revision_naming_a_label_on_a_head_offers_the_holder(tmp_path: Path) -> None:
+    view, findings = _both(
+        tmp_path,
+        {
+            "a.py": migration("a", None),
+            "n.py": migration("n1", "a", branch_labels="core"),
+            "b.py": migration("b", "core"),
+        },
+    )
+    assert view.error == "KeyError: 'core'"
+    (finding,) = [f for f in findings if f.severity == "error"]
+    assert finding.code == "CL001" and finding.fix is not None and finding.fix.applicable
+    assert finding.fix.description == "set down_revision to 'n1'"
+
+
+def test_depends_on_naming_a_branch_label_stays_valid(tmp_path: Path) -> None:
+    view, findings = _both(
+        tmp_path,
+        {
+            "a.py": migration("a", None),
+            "n.py": migration("n1", None, branch_labels="core"),
+            "b.py": migration("b", "a", depends_on="core"),
+        },
+    )
+    assert view.error is None and view.dependencies["b"] == {"n1"}
+    assert _codes(findings) == []
+
+
+UNRESOLVED_LABEL = "from reporting_plugin.branches import REPORTS\nbranch_labels = (REPORTS,)"
+
+
+def test_unresolved_branch_label_is_a_warning_only(tmp_path: Path) -> None:
+    """A label imported from an installed package: CL008, never CL011 (nor any other error)."""
+    files = {
+        "a.py": migration("a", None),
+        "b.py": migration("b", "a"),
+        "n.py": migration("n1", None).replace("branch_labels = None", UNRESOLVED_LABEL),
+        "n2.py": migration("n2", "n1"),
+    }
+    versions = write_tree(tmp_path / "versions", files)
+    (tmp_path / "reporting_plugin").mkdir()
+    (tmp_path / "reporting_plugin" / "__init__.py").write_text("")
+    (tmp_path / "reporting_plugin" / "branches.py").write_text("REPORTS = 'reports'\n")
+    view = alembic_view(versions, extra_path=tmp_path)
+    assert view.error is None and view.bases == {"a", "n1"} and view.heads == {"b", "n2"}
+    # chainlint never reads the package (outside the project): the label stays unresolved.
+    (tmp_path / "reporting_plugin" / "branches.py").unlink()
+    findings = lint_paths([versions], Settings()).findings
+    assert [(f.code, f.path.name) for f in findings] == [("CL008", "n.py")]
+
+
+@pytest.mark.parametrize(
+    "rule_files",
+    [
+        # CL002: depends_on names a label that may be the unresolved one.
+        {
+            "n.py": migration("n1", "a").replace("branch_labels = None", UNRESOLVED_LABEL),
+            "c.py": migration("c", "b", depends_on="reports"),
+        },
+        # CL010/CL011: a second, unlabelled-looking base with its own head.
+        {"x.py": migration("x", None).replace("branch_labels = None", UNRESOLVED_LABEL)},
+        # CL012: an unresolved label cannot be said to clash.
+        {"y.py": migration("y", "b").replace("branch_labels = None", UNRESOLVED_LABEL)},
+    ],
+)
+def test_no_error_from_an_unresolved_label(tmp_path: Path, rule_files: dict[str, str]) -> None:
+    files = {"a.py": migration("a", None), "b.py": migration("b", "a"), **rule_files}
+    findings = lint_paths([write_tree(tmp_path / "versions", files)], Settings())
+    assert [f.code for f in findings.errors] == []
+    assert "CL008" in {f.code for f in findings.findings}
+
+
+def test_orphan_base_blames_the_newer_file(tmp_path: Path) -> None:
+    """A copy-pasted `down_revision = None` on a newer migration that then grew its own
+    history: the newer base (by Create Date) is the orphan, not the initial migration."""
+    view, findings = _both(
+        tmp_path,
+        {
+            "0001_initial.py": migration("0001", None, create_date="2024-01-05 10:00:00"),
+            "0002_users.py": migration("0002", "0001", create_date="2024-01-06 10:00:00"),
+            "0007_orders.py": migration("0007", None, create_date="2024-03-01 09:00:00"),
+            "0008_items.py": migration("0008", "0007", create_date="2024-03-02 09:00:00"),
+            "0009_prices.py": migration("0009", "0008", create_date="2024-03-03 09:00:00"),
+        },
+    )
+    assert view.error is None and view.bases == {"0001", "0007"}
+    assert _codes(findings) == [("CL011", "0007_orders.py")]
+    (orphan,) = [f for f in findings if f.code == "CL011"]
+    assert "'0001' (versions/0001_initial.py) already starts this history" in orphan.message
+    assert "(the main history's head: '0002')" in orphan.message
+
+
+def test_orphan_base_without_dates_follows_file_order(tmp_path: Path) -> None:
+    files = {
+        "0001_initial.py": migration("0001", None, header=False),
+        "0002_orders.py": migration("0002", None, header=False),
+        "0003_items.py": migration("0003", "0002", header=False),
+    }
+    view, findings = _both(tmp_path, files)
+    assert view.bases == {"0001", "0002"}
+    assert _codes(findings) == [("CL011", "0002_orders.py")]

@@ -113,6 +113,7 @@ def migration(
     depends_on: str | tuple[str, ...] | None = None,
     header: bool = True,
     revises_header: str | None = None,
+    create_date: str = "2024-01-01 00:00:00.000000",
 ) -> str:
     """Source of a migration in the layout of Alembic's default script.py.mako (examples, tests)."""
 
@@ -132,7 +133,7 @@ def migration(
             "",
             f"Revision ID: {revision}",
             f"Revises: {revises_header}",
-            "Create Date: 2024-01-01 00:00:00.000000",
+            f"Create Date: {create_date}",
             "",
             '"""',
         ]

@@ -97,6 +97,20 @@ class UnknownDownRevision(Rule):
             (Expected("versions/c.py", 13, "KeyError: 'zzz'"),),
             description="a missing member of a merge tuple",
         ),
+        Example(
+            {
+                "a.py": migration("a", None, branch_labels="core"),
+                "b.py": migration("b", "core"),
+            },
+            (
+                Expected(
+                    "versions/b.py",
+                    13,
+                    "down_revision 'core' names a branch label, not a revision",
+                ),
+            ),
+            description="a branch label where a revision id belongs (Alembic: KeyError)",
+        ),
     )
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
@@ -111,13 +125,16 @@ class UnknownDownRevision(Rule):
     def _finding(self, ctx: RuleContext, ref: DanglingReference) -> Finding:
         missing = ref.identifier.value
         assert missing is not None
-        candidates = find_candidates(ctx.graph, missing, ref.revision)
-        message = f"down_revision '{missing}' is not a known revision"
-        message += suggestion(ctx, candidates, ctx.graph.heads)
+        if ref.label_holder is not None:
+            message, fix = self._names_label(ctx, ref, missing, ref.label_holder)
+        else:
+            candidates = find_candidates(ctx.graph, missing, ref.revision)
+            message = f"down_revision '{missing}' is not a known revision"
+            message += suggestion(ctx, candidates, ctx.graph.heads)
+            fix = repoint_fix(ref, candidates, "down_revision")
         message = with_consequence(
             message, f"every Alembic command fails with KeyError: '{missing}'"
         )
-        fix = repoint_fix(ref, candidates, "down_revision")
         return self.finding(
             ctx,
             ref.file.path,
@@ -128,8 +145,35 @@ class UnknownDownRevision(Rule):
             fix,
         )
 
+    @staticmethod
+    def _names_label(
+        ctx: RuleContext, ref: DanglingReference, label: str, holder: str
+    ) -> tuple[str, Fix]:
+        """Alembic looks a `down_revision` up among revision ids only, never branch labels."""
+        graph = ctx.graph
+        message = (
+            f"down_revision '{label}' names a branch label, not a revision (Alembic looks "
+            f"down_revision up among revision ids only); did you mean '{holder}', the revision "
+            f"that carries the label (declared in {ctx.display(graph.revisions[holder].path)})?"
+        )
+        candidate = Candidate(holder, graph.revisions[holder], "carries the branch label")
+        if (
+            graph.children(holder)
+            or holder == ref.revision
+            or graph.is_ancestor(ref.revision, holder)
+        ):
+            # Under a revision that already has children, the fix would open a second head.
+            return message, Fix(
+                f"'{holder}' already has children: point down_revision at the revision this one "
+                f"follows by hand",
+                applicable=False,
+            )
+        return message, repoint_fix(ref, [candidate], "down_revision")
 
-def suggestion(ctx: RuleContext, candidates: list[Candidate], heads: tuple[str, ...]) -> str:
+
+def suggestion(ctx: RuleContext, candidates: list[Candidate] | None, heads: tuple[str, ...]) -> str:
+    if candidates is None:
+        return "; too many unknown ids in this environment to look for similar ones"
     if len(candidates) == 1:
         only = candidates[0]
         return f"; did you mean '{only.revision}' (declared in {ctx.display(only.file.path)})?"
@@ -144,9 +188,11 @@ def with_consequence(message: str, consequence: str) -> str:
     return f"{message}{separator}{consequence[0].upper()}{consequence[1:]}"
 
 
-def repoint_fix(ref: DanglingReference, candidates: list[Candidate], field: str) -> Fix:
+def repoint_fix(ref: DanglingReference, candidates: list[Candidate] | None, field: str) -> Fix:
     missing = ref.identifier.value
     assert missing is not None
+    if candidates is None:
+        return Fix(f"point {field} at the right revision by hand", applicable=False)
     if len(candidates) != 1:
         reason = "several candidates" if candidates else "no candidate"
         return Fix(f"{reason}: point {field} at the right revision by hand", applicable=False)

@@ -46,6 +46,14 @@ class UnknownDependency(Rule):
             },
             description="depends_on a branch label and a revision id",
         ),
+        Example(
+            {
+                "a.py": migration("a", None),
+                "b.py": migration("b", "a", depends_on=""),
+                "c.py": migration("c", "b", depends_on=("",)),
+            },
+            description='an empty depends_on ("" or ("",)): Alembic sees no dependency',
+        ),
     )
     invalid = (
         Example(
@@ -67,6 +75,11 @@ class UnknownDependency(Rule):
                 "b.py": migration("b", "a", depends_on="3f2c9a1b7d4e_add_users"),
             },
             (Expected("versions/b.py", 15, "did you mean '3f2c9a1b7d4e'"),),
+        ),
+        Example(
+            {"a.py": migration("a", None), "b.py": migration("b", "a", depends_on=("", "a"))},
+            (Expected("versions/b.py", 15, "depends_on '' names no revision"),),
+            description="an empty entry among others: Alembic looks it up (KeyError: '')",
         ),
     )
 

@@ -4,8 +4,9 @@ from collections.abc import Iterator
 
 from chainlint.findings import Finding
 from chainlint.graph import RevisionGraph
+from chainlint.read import RevisionFile
 from chainlint.rules.base import Example, Expected, Rule, RuleContext, migration
-from chainlint.rules.common import quoted
+from chainlint.rules.common import has_unresolved, quoted
 
 
 class OrphanBase(Rule):
@@ -55,6 +56,17 @@ class OrphanBase(Rule):
             },
             description="a second base merged into the main history",
         ),
+        Example(
+            {
+                "a.py": migration("a", None),
+                "b.py": migration("b", "a"),
+                "n.py": migration("n1", None).replace(
+                    "branch_labels = None",
+                    "from reporting_plugin.branches import REPORTS\nbranch_labels = (REPORTS,)",
+                ),
+            },
+            description="a branch label chainlint cannot resolve (CL008) may be deliberate",
+        ),
     )
     invalid = (
         Example(
@@ -65,10 +77,22 @@ class OrphanBase(Rule):
             },
             (Expected("versions/0003.py", 13, "second base '0003'"),),
         ),
+        Example(
+            {
+                "0001_initial.py": migration("0001", None, create_date="2024-01-05 10:00:00"),
+                "0007_orders.py": migration("0007", None, create_date="2024-03-01 09:00:00"),
+                "0008_items.py": migration("0008", "0007", create_date="2024-03-02 09:00:00"),
+            },
+            (Expected("versions/0007_orders.py", 13, "but '0001' (versions/0001_initial.py)"),),
+            description="the newer base is the orphan, even with more history on top of it",
+        ),
     )
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         graph = ctx.graph
+        # An id or a down_revision nobody could resolve may be what joins the two histories.
+        if has_unresolved(graph, "revision") or has_unresolved(graph, "down_revision"):
+            return
         main = main_base(graph)
         for base in orphan_bases(graph):
             assert main is not None
@@ -89,16 +113,34 @@ class OrphanBase(Rule):
 
 
 def _unlabelled_bases(graph: RevisionGraph) -> list[str]:
-    return [b for b in graph.bases if not graph.revisions[b].labels]
+    """Bases known to carry no branch label: one whose labels could not be resolved (CL008)
+    may be a deliberate labelled history."""
+    return [
+        b
+        for b in graph.bases
+        if not graph.revisions[b].labels and not _labels_unresolved(graph.revisions[b])
+    ]
+
+
+def _labels_unresolved(file: RevisionFile) -> bool:
+    labels = file.branch_labels
+    return labels is not None and (labels.shape == "dynamic" or bool(labels.unresolved))
 
 
 def main_base(graph: RevisionGraph) -> str | None:
-    """The unlabelled base with the longest history (the first loaded on a tie)."""
+    """The oldest unlabelled base: the initial migration. Oldest by `Create Date:` header (a
+    file without one sorts as the newest: it was hand-made), then by load order (file order).
+    The copy-pasted `down_revision = None` is the newer file, whatever grew on top of it."""
     bases = _unlabelled_bases(graph)
     if not bases:
         return None
     order = {rev: index for index, rev in enumerate(graph.revisions)}
-    return max(bases, key=lambda b: (len(graph.descendants(b)), -order[b]))
+
+    def age(rev: str) -> tuple[str, int]:
+        header = graph.revisions[rev].header_field("Create Date")
+        return (header.value if header and header.value else "~"), order[rev]
+
+    return min(bases, key=age)
 
 
 def orphan_bases(graph: RevisionGraph) -> list[str]:
