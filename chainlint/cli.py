@@ -311,7 +311,8 @@ def graph(
 @click.argument("code", required=False)
 @click.option("--all", "show_all", is_flag=True, help="List every rule.")
 def rule(code: str | None, show_all: bool) -> None:
-    """Explain a rule: what it does, why it matters, an example, the fix."""
+    """Explain a rule (by code or name: CL010, multiple-heads): what it does, why it matters,
+    an example, the fix."""
     from chainlint.docs import rule_page
     from chainlint.rules import ALL_RULES, rule_for
 

@@ -302,3 +302,17 @@ def test_exit_zero_keeps_the_report_but_not_usage_errors(
     assert code == 2 and "XY999" in err
     code, _, err = run(["check", "--exit-zero", str(chain.parent / "nope")], capsys)
     assert code == 2
+
+
+def test_readme_pre_commit_snippet_pins_no_missing_tag() -> None:
+    """The snippet once said `rev: v0.1.0`, a tag that does not exist: pre-commit fails on it."""
+    import re
+    import subprocess
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (rev,) = re.findall(r"^\s*rev:\s*(\S+)", readme, re.MULTILINE)
+    tags = subprocess.run(
+        ["git", "tag", "--list"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.split()
+    assert rev in tags or re.fullmatch(r"<[a-z-]+>", rev), rev
+    assert "commit SHA" in readme

@@ -98,3 +98,35 @@ def test_gitlab_code_quality(tree: Path, capsys: pytest.CaptureFixture[str]) -> 
     moved = {i["check_name"]: i for i in json.loads(again)}["CL001"]
     assert moved["location"]["lines"]["begin"] == 15
     assert moved["fingerprint"] == cl001["fingerprint"]
+
+
+def _what_it_does(rule: type) -> str:
+    doc = rule.documentation()  # type: ignore[attr-defined]
+    paragraph = doc.split("## What it does", 1)[1].strip().split("\n\n", 1)[0]
+    return " ".join(line.strip() for line in paragraph.splitlines())
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda rule: rule.code)
+def test_sarif_short_description_is_a_whole_sentence(rule: type) -> None:
+    summary = rule.summary()  # type: ignore[attr-defined]
+    assert summary.endswith((".", "!", "?")), summary
+    assert _what_it_does(rule).startswith(summary)
+    assert summary.count("(") == summary.count(")") and summary.count("`") % 2 == 0
+
+
+def test_sarif_help_uri_points_at_the_rules_section(
+    tree: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules_md = (Path(__file__).resolve().parent.parent / "docs" / "rules.md").read_text()
+    _, out = run(capsys, "--format", "sarif", str(tree))
+    for entry in json.loads(out)["runs"][0]["tool"]["driver"]["rules"]:
+        anchor = entry["id"].lower()
+        assert entry["helpUri"].startswith("https://")
+        assert entry["helpUri"].endswith(f"/docs/rules.md#{anchor}")
+        assert f'<a id="{anchor}"></a>' in rules_md and f"](#{anchor})" in rules_md
+        assert entry["shortDescription"]["text"].endswith(".")
+    # A fork or a pinned commit points the links elsewhere.
+    monkeypatch.setenv("CHAINLINT_DOCS_URL", "https://git.example.com/x/blob/abc/docs/rules.md")
+    _, out = run(capsys, "--format", "sarif", str(tree))
+    first = json.loads(out)["runs"][0]["tool"]["driver"]["rules"][0]
+    assert first["helpUri"] == "https://git.example.com/x/blob/abc/docs/rules.md#cl001"

@@ -155,3 +155,20 @@ def test_rule_pages_follow_ruffs_layout(capsys: pytest.CaptureFixture[str]) -> N
     assert (
         len(listing) == 20 and listing[15].startswith("CL103") and "off by default" in listing[15]
     )
+
+
+@pytest.mark.parametrize("name", ["multiple-heads", "cl010", "CL010", "Multiple_Heads"])
+def test_rule_by_code_or_name(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["rule", name])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("# CL010 multiple-heads (error, fixable)\n")
+
+
+def test_unknown_rule_name_suggests_one(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["rule", "multiple-head"])
+    assert exited.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "unknown rule code or name 'multiple-head'" in line
+    assert "did you mean 'multiple-heads'?" in line

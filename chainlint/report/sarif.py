@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from chainlint import __version__
+from chainlint.docs import rule_url
 from chainlint.lint import LintResult
 from chainlint.report import display_path
 from chainlint.rules import ALL_RULES
@@ -24,6 +25,7 @@ def render_sarif(result: LintResult, cwd: Path) -> str:
             "name": rule.name,
             "shortDescription": {"text": rule.summary()},
             "fullDescription": {"text": rule.summary()},
+            "helpUri": rule_url(rule),
             "help": {"text": rule.documentation(), "markdown": rule.documentation()},
             "defaultConfiguration": {"level": _LEVEL[rule.severity]},
             "properties": {"fixable": rule.fixable},

@@ -52,11 +52,23 @@ ALL_RULES: tuple[type[Rule], ...] = (
 RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}
 
 
+RULES_BY_NAME: dict[str, type[Rule]] = {rule.name: rule for rule in ALL_RULES}
+
+
 def rule_for(code: str) -> type[Rule]:
-    try:
-        return RULES_BY_CODE[code.upper()]
-    except KeyError:
-        raise UsageError(f"unknown rule code {code!r} (see `chainlint rule --all`)") from None
+    """A rule by its code (`CL010`, `cl010`) or its name (`multiple-heads`)."""
+    key = code.strip()
+    found = RULES_BY_CODE.get(key.upper()) or RULES_BY_NAME.get(key.lower().replace("_", "-"))
+    if found is not None:
+        return found
+    import difflib
+
+    names = {**{name: name for name in RULES_BY_NAME}, **{c.lower(): c for c in RULES_BY_CODE}}
+    close = [names[n] for n in difflib.get_close_matches(key.lower(), names, 1)]
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise UsageError(
+        f"unknown rule code or name {code!r}{hint} (see `chainlint rule --all`)"
+    ) from None
 
 
 def _matches(code: str, selectors: tuple[str, ...]) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,10 @@ class RuleContext:
             return path.as_posix()
 
 
+# A full stop that ends a sentence: followed by a space and a capital letter, or the end.
+_SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z]|\s*$)")
+
+
 class Rule:
     """Subclasses set the class attributes, write a four-part docstring, and implement check()."""
 
@@ -75,10 +80,21 @@ class Rule:
 
     @classmethod
     def summary(cls) -> str:
-        """The first sentence of 'What it does'."""
-        doc = cls.documentation()
-        lines = [line for line in doc.splitlines() if line and not line.startswith("#")]
-        return lines[0] if lines else cls.name
+        """The first sentence of 'What it does', whole (SARIF's shortDescription)."""
+        paragraph: list[str] = []
+        for line in cls.documentation().splitlines():
+            if line.startswith("#"):
+                if paragraph:
+                    break
+                continue
+            if not line.strip():
+                if paragraph:
+                    break
+                continue
+            paragraph.append(line.strip())
+        text = " ".join(paragraph)
+        match = _SENTENCE_END.search(text)
+        return text[: match.end()].rstrip() if match else (text or cls.name)
 
     def finding(
         self,
