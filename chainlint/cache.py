@@ -160,6 +160,7 @@ def revision_file_to_json(file: RevisionFile) -> dict[str, Any]:
         "docstring": list(file.docstring_lines) if file.docstring_lines else None,
         "encoding": file.encoding,
         "used": [str(p) for p in file.used_modules],
+        "message": file.message,
     }
 
 
@@ -200,7 +201,10 @@ def revision_file_from_json(path: Path, data: Any) -> RevisionFile:
     docstring = data["docstring"]
     legacy = data["legacy"]
     encoding = data["encoding"]
+    message = data["message"]
     if type(encoding) is not str or (legacy is not None and type(legacy) is not str):
+        raise InvalidCache
+    if type(message) is not str:
         raise InvalidCache
     noqa = []
     for line, codes in _list(data["noqa"]):
@@ -227,6 +231,7 @@ def revision_file_from_json(path: Path, data: Any) -> RevisionFile:
         ),
         encoding=encoding,
         used_modules=tuple(Path(p) for p in used),
+        message=message,
     )
 
 

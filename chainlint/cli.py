@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -134,7 +135,9 @@ def load_run_settings(
 
 
 def fail(message: str) -> NoReturn:
-    click.echo(f"chainlint: {message}", err=True)
+    from chainlint.report import escape_text
+
+    click.echo(f"chainlint: {escape_text(message)}", err=True)
     sys.exit(2)
 
 
@@ -289,10 +292,15 @@ def graph(
 
     result = lint_paths(list(paths) or [Path.cwd()], load_settings())
     cwd = Path.cwd()
+    # Always a graph: `graph` never reuses cached results.
+    graphs = [env.graph for env in result.environments if env.graph is not None]
+    starts = history.resolve_since(graphs, since) if since is not None else {}
     views = [
-        history.build_view(env.graph, result.findings, cwd, since, heads_only)
-        for env in result.environments
-        if env.graph is not None  # always: graph never reuses cached results
+        history.build_view(graph, result.findings, cwd, starts[index], heads_only)
+        if since is not None
+        else history.build_view(graph, result.findings, cwd, None, heads_only)
+        for index, graph in enumerate(graphs)
+        if since is None or index in starts
     ]
     if output_format == "tree":
         console = make_console(color)
@@ -348,6 +356,10 @@ def rule(code: str | None, show_all: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: every user-facing failure is one line on stderr and exit 2."""
+    for stream in (sys.stdout, sys.stderr):
+        # A terminal whose encoding cannot show a character gets an escape, not a traceback.
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     try:
         cli.main(
             args=list(argv) if argv is not None else None,

@@ -111,6 +111,8 @@ class RevisionFile:
     encoding: str = "utf-8"
     # Other modules whose constants this file's identifiers were resolved from.
     used_modules: tuple[Path, ...] = field(default=())
+    # The first line of the module docstring: the message `alembic history` shows.
+    message: str = ""
 
     @property
     def revision_id(self) -> str | None:
@@ -205,7 +207,15 @@ def parse_revision_source(
         docstring_lines=docstring_lines,
         encoding=encoding,
         used_modules=tuple(sorted(reader.used_modules)),
+        message=_docstring_message(module),
     )
+
+
+def _docstring_message(module: ast.Module) -> str:
+    """Alembic's `Script.doc` (the docstring's first paragraph), first line only."""
+    doc = ast.get_docstring(module, clean=False)
+    lines = doc.strip().splitlines() if doc else []
+    return lines[0].strip() if lines else ""
 
 
 def _one_line(exc: BaseException) -> str:

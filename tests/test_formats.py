@@ -77,7 +77,8 @@ def test_github_workflow_commands(tree: Path, capsys: pytest.CaptureFixture[str]
 def test_github_escapes_properties_and_data() -> None:
     from chainlint.report.github import _data, _property
 
-    assert _data("50% a\nb\r") == "50%25 a%0Ab%0D"
+    # A newline or an escape sequence inside an id is shown, not obeyed (the log renders ANSI).
+    assert _data("50% a\nb\r\x1b[31m") == "50%25 a\\nb\\r\\x1b[31m"
     assert _property("a:b,c") == "a%3Ab%2Cc"
 
 
@@ -130,3 +131,63 @@ def test_sarif_help_uri_points_at_the_rules_section(
     _, out = run(capsys, "--format", "sarif", str(tree))
     first = json.loads(out)["runs"][0]["tool"]["driver"]["rules"][0]
     assert first["helpUri"] == "https://git.example.com/x/blob/abc/docs/rules.md#cl001"
+
+
+HOSTILE = {
+    "a.py": migration("a", None),
+    # A lone surrogate, an id that would print a fake finding, an escape sequence, a blank id.
+    "b.py": 'revision = "\\ud800"\ndown_revision = "a"\n',
+    "c.py": 'revision = "x\\nversions/fake.py:1:1 CL003 fake"\ndown_revision = "zz\\x1b[31m"\n',
+    "d.py": 'revision = ""\ndown_revision = "a"\n',
+    "e.py": 'revision = "e\\u202e"\ndown_revision = "a"\n',
+}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("check", "--format", "text"),
+        ("check", "--format", "json"),
+        ("check", "--format", "sarif"),
+        ("check", "--format", "github"),
+        ("check", "--format", "gitlab"),
+        ("graph", "--format", "tree"),
+        ("graph", "--format", "mermaid"),
+        ("graph", "--format", "dot"),
+        ("graph", "--format", "json"),
+    ],
+    ids=lambda args: f"{args[0]}-{args[2]}",
+)
+def test_every_format_escapes_control_characters_and_lone_surrogates(
+    args: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through a real stdout: a lone surrogate raised UnicodeEncodeError, an empty id made
+    `graph` fail with "empty separator", and an id with a newline faked a second finding."""
+    import subprocess
+    import sys
+
+    write_tree(tmp_path / "versions", HOSTILE)
+    monkeypatch.chdir(tmp_path)
+    env = {**__import__("os").environ, "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
+    done = subprocess.run(
+        [sys.executable, "-m", "chainlint", *args, "versions"],
+        capture_output=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode in (0, 1), done.stderr.decode("utf-8", "replace")
+    out = done.stdout.decode("utf-8")  # strict: valid UTF-8
+    assert "\x1b" not in out and "\u202e" not in out
+    assert "fake.py" in out  # the id is shown, escaped
+    if args[2] == "json" or args[2] in ("sarif", "gitlab"):
+        json.loads(out)
+    lines = out.splitlines()
+    if args[2] in ("text", "github"):
+        assert not any(line.startswith("versions/fake.py") for line in lines)
+        assert all(line.startswith(("versions/", "::", "Found", "[*]")) for line in lines), lines
+    if args[2] == "text":
+        assert any("'x\\nversions/fake.py:1:1 CL003 fake'" in line for line in lines)
+        assert any("\\ud800" in line for line in lines)
+    if args[2] == "tree":
+        assert "''" in out and "\\ud800" in out and "e\\u202e" in out

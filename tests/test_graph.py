@@ -52,11 +52,11 @@ def test_tree_collapses_long_linear_runs(
     out = run(capsys, str(versions))
     assert out.splitlines() == [
         f"{versions.as_posix()} (50 revisions)",
-        "├── r000  (base)",
-        "├── r001",
+        "├── r000  change  (base)",
+        "├── r001  change",
         "├── … 46 revisions …",
-        "├── r048",
-        "└── r049  (head)",
+        "├── r048  change",
+        "└── r049  change  (head)",
     ]
     full = run(capsys, "--full", str(versions))
     assert "revisions …" not in full and "r025" in full
@@ -117,6 +117,7 @@ def test_json_nodes_and_edges(capsys: pytest.CaptureFixture[str]) -> None:
         "base": False,
         "merge": True,
         "findings": [],
+        "unreadable": False,
     }
     assert nodes["n1"]["labels"] == ["network"] and nodes["n1"]["base"]
     assert nodes["n3"]["findings"] == ["CL001"]
@@ -172,3 +173,134 @@ def test_unknown_rule_name_suggests_one(capsys: pytest.CaptureFixture[str]) -> N
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "unknown rule code or name 'multiple-head'" in line
     assert "did you mean 'multiple-heads'?" in line
+
+
+def _tree(capsys: pytest.CaptureFixture[str], *args: str) -> list[str]:
+    return run(capsys, *args).splitlines()
+
+
+def test_merge_hangs_under_its_last_drawn_parent_and_names_the_other(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The merge names the fork side first: it was drawn under that parent, said it "also
+    follows" the same parent, and the other parent came after the head."""
+    versions = write_tree(
+        tmp_path / "versions",
+        {
+            "a1.py": migration("a1", None, message="initial"),
+            "a2.py": migration("a2", "a1", message="users"),
+            "a3.py": migration("a3", "a2", message="fork left"),
+            "a4.py": migration("a4", "a2", message="fork right"),
+            "a5.py": migration("a5", ("a4", "a3"), message="merge heads"),
+            "a6.py": migration("a6", "a5", message="after merge"),
+        },
+    )
+    assert _tree(capsys, str(versions))[1:] == [
+        "├── a1  initial  (base)",
+        "├── a2  users",
+        "│   └── fork from a2",
+        "│       ├── a4  fork right",
+        "│       └── ↳ merged into a5 below",
+        "├── a3  fork left",
+        "├── a5  merge heads  (merge of a4, a3)",
+        "│   └── ↳ also follows a4",
+        "└── a6  after merge  (head)",
+    ]
+
+
+def test_since_unknown_revision_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    for since, hint in (("a55", "did you mean 'a5'?"), ("zzz", "did you mean a head: ")):
+        with pytest.raises(SystemExit) as exited:
+            main(["graph", "--since", since, "."])
+        assert exited.value.code == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        (line,) = captured.err.strip().splitlines()
+        assert f"--since '{since}' is not a revision or branch label" in line and hint in line
+    with pytest.raises(SystemExit) as exited:  # 'n' starts n1, n2 and n3
+        main(["graph", "--since", "n", "."])
+    assert exited.value.code == 2 and "ambiguous" in capsys.readouterr().err
+
+
+def test_labels_are_the_docstring_message_not_the_file_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    versions = write_tree(
+        tmp_path / "versions",
+        {
+            "1975ea83b712_create_account_table.py": migration(
+                "1975ea83b712", None, message="Create account table"
+            ),
+            "ae1027a6acf_add_a_column.py": migration(
+                "ae1027a6acf", "1975ea83b712", message="Add a column\n\nLonger text."
+            ),
+        },
+    )
+    assert _tree(capsys, str(versions))[1:] == [
+        "├── 1975ea83b712  Create account table  (base)",
+        "└── ae1027a6acf  Add a column  (head)",
+    ]
+    nodes = json.loads(run(capsys, "--format", "json", str(versions)))["environments"][0]["nodes"]
+    assert [n["message"] for n in nodes] == ["Create account table", "Add a column"]
+    # A unique prefix of an id is accepted by --since, as Alembic accepts it.
+    assert _tree(capsys, "--since", "ae10", str(versions))[1:] == [
+        "└── ae1027a6acf  Add a column  (head)"
+    ]
+
+
+def test_unreadable_file_is_shown_marked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    versions = write_tree(
+        tmp_path / "versions",
+        {
+            "a.py": migration("a", None, message="initial"),
+            "b.py": migration("b", "a").replace("def upgrade():", "def upgrade(:"),
+        },
+    )
+    lines = _tree(capsys, str(versions))
+    assert lines[-1] == "└── ?  b.py  (unreadable)  CL009"
+    nodes = json.loads(run(capsys, "--format", "json", str(versions)))["environments"][0]["nodes"]
+    assert nodes[-1]["unreadable"] is True and nodes[-1]["findings"] == ["CL009"]
+    assert "b.py" in run(capsys, "--format", "mermaid", str(versions))
+
+
+def test_unreadable_file_whose_ids_were_recovered_stays_in_place(tmp_path: Path) -> None:
+    """When the reader recovers an unparseable file's ids (a tolerant scan), the file keeps its
+    place in the history and is marked there, not listed apart."""
+    from dataclasses import replace
+
+    from chainlint.config import Settings
+    from chainlint.graph import RevisionGraph
+    from chainlint.lint import check_graph
+    from chainlint.read import ReadProblem
+    from chainlint.report import history
+    from helpers import graph_of
+
+    versions = write_tree(
+        tmp_path / "versions",
+        {
+            "a.py": migration("a", None),
+            "b.py": migration("b", "a", message="broken"),
+            "c.py": migration("c", "b"),
+        },
+    )
+    parsed = graph_of(versions)
+    broken = {
+        file.path: replace(file, problem=ReadProblem("is not valid Python: x", 3, 1))
+        for file in parsed.files
+        if file.path.name == "b.py"
+    }
+    files = [broken.get(file.path, file) for file in parsed.files]
+    graph = RevisionGraph(parsed.environment, [replace(f, problem=None) for f in files])
+    graph.revisions["b"] = files[1]  # as the tolerant scan keeps it: in the graph, with a problem
+    graph.files = tuple(files)
+    findings = check_graph(graph, Settings())
+    view = history.build_view(graph, findings, tmp_path)
+    assert list(view.nodes) == ["a", "b", "c"]
+    assert view.nodes["b"].unreadable and view.nodes["b"].findings == ("CL009",)
+    from rich.console import Console
+
+    console = Console(width=200, no_color=True, record=True)
+    console.print(history.render_tree(view))
+    assert "├── b  broken  (unreadable)  CL009" in console.export_text()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json as _json  # not `json`: the submodule report/json.py would replace the name
 import os
+import re
 import tempfile
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from chainlint.errors import UsageError
 
@@ -21,6 +24,57 @@ def display_path(path: Path, cwd: Path) -> str:
         except ValueError:
             continue
     return absolute.as_posix()
+
+
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_char(char: str) -> str:
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def escape_text(text: str) -> str:
+    """Text for a terminal or a log line: every character Python's repr would escape
+    (newlines, escape sequences, bidi controls, lone surrogates) written as repr writes it,
+    `\\n`, `\\x1b`, `\\u202e`, `\\ud800`, so one finding can never fake another line."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else _escape_char(char) for char in text)
+
+
+def without_surrogates(text: str) -> str:
+    """A lone surrogate (an id written as '\\ud800', a file name that is not UTF-8) cannot be
+    encoded as UTF-8: write it as the text `\\ud800`."""
+    return _SURROGATE.sub(lambda match: _escape_char(match.group()), text)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return without_surrogates(value)
+    if isinstance(value, dict):
+        return {_clean(key): _clean(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(item) for item in value]
+    return value
+
+
+def dump_json(document: Any, *, ensure_ascii: bool = False) -> str:
+    """JSON that is always valid UTF-8 and safe to print: a lone surrogate, which no UTF-8
+    document can hold, becomes the text `\\ud800`; every other character that is not
+    printable (controls, bidi overrides) stays in the data but is written as a JSON escape."""
+    text = _json.dumps(_clean(document), indent=2, ensure_ascii=ensure_ascii) + "\n"
+    if ensure_ascii or text.replace("\n", "").isprintable():
+        return text
+    # Outside strings the document holds only printable characters and newlines.
+    return "".join(
+        char if char == "\n" or char.isprintable() else _json.dumps(char)[1:-1] for char in text
+    )
 
 
 @lru_cache(maxsize=16)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from chainlint.lint import LintResult
-from chainlint.report import display_path
+from chainlint.report import display_path, escape_text
 
 
 def _data(text: str) -> str:
+    # Control characters (a log renders ANSI escapes) and lone surrogates are made visible;
+    # the workflow-command escapes below then cover what is left.
+    text = escape_text(text)
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 

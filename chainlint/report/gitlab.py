@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 from chainlint.lint import LintResult
-from chainlint.report import display_path
+from chainlint.report import display_path, dump_json
 
 _SEVERITY = {"error": "major", "warning": "minor"}
 
@@ -25,8 +24,10 @@ def render_gitlab(result: LintResult, cwd: Path) -> str:
                 "description": f"{finding.code} {finding.message}",
                 "categories": ["Bug Risk"],
                 "severity": _SEVERITY[finding.severity],
-                "fingerprint": hashlib.sha256(identity.encode("utf-8")).hexdigest(),
+                "fingerprint": hashlib.sha256(
+                    identity.encode("utf-8", "surrogatepass")
+                ).hexdigest(),
                 "location": {"path": path, "lines": {"begin": finding.line}},
             }
         )
-    return json.dumps(issues, indent=2) + "\n"
+    return dump_json(issues, ensure_ascii=True)

@@ -6,15 +6,16 @@ merge, branch labels, findings); the renderers only format it.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chainlint.errors import UsageError
 from chainlint.findings import Finding
 from chainlint.graph import DEPENDENCY, RevisionGraph
-from chainlint.report import display_path
+from chainlint.report import display_path, dump_json, escape_text
 
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow"}
 _RUN_KEEP = 3  # a linear run longer than this is collapsed in the tree
@@ -31,6 +32,8 @@ class Node:
     merge: bool
     findings: tuple[str, ...]
     severity: str | None
+    # The file could not be parsed (CL009): drawn with its file name, marked.
+    unreadable: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,35 @@ class HistoryView:
     graph: RevisionGraph
 
 
+def resolve_since(graphs: Sequence[RevisionGraph], since: str) -> dict[int, str]:
+    """`--since REV` in each graph that knows it (an id, a branch label, or a unique prefix of
+    an id, as Alembic accepts); unknown everywhere is a usage error with a suggestion."""
+    found: dict[int, str] = {}
+    prefixed: set[str] = set()
+    for index, graph in enumerate(graphs):
+        start = graph.resolve(since)
+        if start is None and since:
+            matches = [rev for rev in graph.revisions if rev.startswith(since)]
+            prefixed.update(matches)
+            start = matches[0] if len(matches) == 1 else None
+        if start is not None:
+            found[index] = start
+    if found:
+        return found
+    shown = escape_text(repr(since))
+    if len(prefixed) > 1:
+        listed = ", ".join(escape_text(repr(rev)) for rev in sorted(prefixed)[:5])
+        raise UsageError(f"--since {shown} is ambiguous: it starts {listed}")
+    names = [name for graph in graphs for name in (*graph.revisions, *graph.branch_labels)]
+    close = difflib.get_close_matches(since, names, n=1, cutoff=0.5)
+    if close:
+        hint = f"; did you mean {escape_text(repr(close[0]))}?"
+    else:
+        heads = [head for graph in graphs for head in graph.heads][:5]
+        hint = f"; did you mean a head: {_names(map(repr, heads))}?" if heads else ""
+    raise UsageError(f"--since {shown} is not a revision or branch label here{hint}")
+
+
 def build_view(
     graph: RevisionGraph,
     findings: Iterable[Finding],
@@ -55,14 +87,17 @@ def build_view(
     since: str | None = None,
     heads_only: bool = False,
 ) -> HistoryView:
+    """The part of `graph` to show. `since` is a revision id (see `resolve_since`)."""
     by_revision: dict[str, list[Finding]] = {}
+    by_path: dict[Path, list[Finding]] = {}
     for finding in findings:
         if finding.revision is not None:
             by_revision.setdefault(finding.revision, []).append(finding)
+        else:
+            by_path.setdefault(finding.path, []).append(finding)
     keep = set(graph.revisions)
     if since is not None:
-        start = graph.resolve(since)
-        keep = {start} | graph.descendants(start) if start is not None else set()
+        keep = {since} | graph.descendants(since) if since in graph.revisions else set()
     if heads_only:
         # The heads, each with its history down to the nearest fork, merge or base.
         shown: set[str] = set()
@@ -82,21 +117,39 @@ def build_view(
         if rev not in keep:
             continue
         file = graph.revisions[rev]
-        found = by_revision.get(rev, [])
-        severity = (
-            "error" if any(f.severity == "error" for f in found) else ("warning" if found else None)
-        )
+        found = by_revision.get(rev, []) + by_path.get(file.path, [])
         nodes[rev] = Node(
             id=rev,
             path=display_path(file.path, cwd),
-            message=_slug(file.path.stem, rev),
+            message=file.message or (file.path.name if file.problem is not None else ""),
             labels=file.labels,
             head=rev in heads,
             base=rev in bases,
             merge=len(file.down_revisions) > 1,
             findings=tuple(sorted({f.code for f in found})),
-            severity=severity,
+            severity=_severity(found),
+            unreadable=file.problem is not None,
         )
+    if since is None and not heads_only:
+        # A file that could not be parsed and whose id the graph does not know: by its name.
+        known = {file.path for file in graph.revisions.values()}
+        for file in graph.files:
+            if file.problem is None or file.path in known:
+                continue
+            found = by_path.get(file.path, [])
+            path = display_path(file.path, cwd)
+            nodes[f"file:{path}"] = Node(
+                id=file.revision_id or "?",
+                path=path,
+                message=file.path.name,
+                labels=(),
+                head=False,
+                base=False,
+                merge=False,
+                findings=tuple(sorted({f.code for f in found})) or ("CL009",),
+                severity=_severity(found) or "error",
+                unreadable=True,
+            )
     edges = tuple(
         Edge(parent, child, data.get("kind", "parent"))
         for parent, child, data in graph.dag.edges(data=True)
@@ -105,11 +158,10 @@ def build_view(
     return HistoryView(display_path(graph.environment.root, cwd), nodes, edges, graph)
 
 
-def _slug(stem: str, rev: str) -> str:
-    """The message part of a file name made from `file_template` (whatever precedes the id,
-    such as a date, is dropped)."""
-    text = stem.split(rev, 1)[1] if rev in stem else stem
-    return text.strip("_").replace("_", " ")
+def _severity(found: list[Finding]) -> str | None:
+    if any(f.severity == "error" for f in found):
+        return "error"
+    return "warning" if found else None
 
 
 # -- tree ----------------------------------------------------------------------------------------
@@ -119,58 +171,60 @@ def render_tree(view: HistoryView, full: bool = False) -> Any:
     from rich.text import Text
     from rich.tree import Tree
 
-    graph = view.graph
-    primary: dict[str, str] = {}  # a merge is drawn under its first visible parent
-    for edge in view.edges:
-        if edge.kind != DEPENDENCY:
-            primary.setdefault(edge.child, edge.parent)
-    for rev, node in view.nodes.items():
-        if node.merge:
-            parents = [p for p in graph.parents(rev) if p in view.nodes]
-            if parents:
-                primary[rev] = parents[0]
+    parents: dict[str, list[str]] = {rev: [] for rev in view.nodes}
     children: dict[str, list[str]] = {rev: [] for rev in view.nodes}
-    for child, parent in primary.items():
-        children[parent].append(child)
-    roots = [rev for rev in view.nodes if rev not in primary]
     depends: dict[str, list[str]] = {}
     for edge in view.edges:
         if edge.kind == DEPENDENCY:
             depends.setdefault(edge.child, []).append(edge.parent)
-    tree = Tree(Text(f"{view.root} ({len(view.nodes)} revisions)", "bold"))
+        elif edge.parent != edge.child:
+            children[edge.parent].append(edge.child)
+    for rev in view.nodes:
+        if rev in view.graph.revisions:  # parents as declared, in their order
+            declared = dict.fromkeys(view.graph.parents(rev))
+            parents[rev] = [p for p in declared if p in view.nodes and p != rev]
+    for kids in children.values():
+        kids.sort()
+    roots = [rev for rev in view.nodes if not parents[rev]]
+    tree = Tree(Text(f"{escape_text(view.root)} ({len(view.nodes)} revisions)", "bold"))
 
     def label(rev: str) -> Text:
         node = view.nodes[rev]
-        text = Text(node.id, _SEVERITY_STYLE.get(node.severity or "", "bold"))
+        text = Text(_shown(node.id), _SEVERITY_STYLE.get(node.severity or "", "bold"))
         if node.message:
-            text.append(f"  {node.message}", "dim")
+            text.append(f"  {escape_text(node.message)}", "dim")
         marks = []
+        if node.unreadable:
+            marks.append("unreadable")
         if node.base:
             marks.append("base")
         if node.head:
             marks.append("head")
         if node.merge:
-            marks.append("merge of " + ", ".join(graph.parents(rev)))
+            marks.append("merge of " + _names(view.graph.parents(rev)))
         if marks:
             text.append(f"  ({'; '.join(marks)})", "cyan")
         if node.labels:
-            text.append(f"  [{', '.join(node.labels)}]", "magenta")
+            text.append(f"  [{_names(node.labels)}]", "magenta")
         deps = depends.get(rev)
         if deps:
-            text.append(f"  depends on {', '.join(deps)}", "blue")
+            text.append(f"  depends on {_names(deps)}", "blue")
         if node.findings:
             text.append(f"  {' '.join(node.findings)}", _SEVERITY_STYLE[node.severity or "warning"])
         return text
 
     def plain(rev: str) -> bool:
         node = view.nodes[rev]
-        return not (node.head or node.base or node.merge or node.labels or node.findings) and (
-            len(children[rev]) == 1
-        )
+        marked = node.head or node.base or node.merge or node.labels or node.findings
+        return not marked and len(children[rev]) == 1
 
     drawn: set[str] = set()
 
-    def draw_segment(start: str, parent: Any) -> None:
+    def ready(rev: str) -> bool:
+        """A merge waits until all its parents are drawn, then hangs under the last of them."""
+        return all(parent in drawn for parent in parents[rev])
+
+    def draw_segment(start: str, parent: Any, previous: str | None, force: bool = False) -> None:
         current: str | None = start
         run: list[str] = []
 
@@ -185,29 +239,44 @@ def render_tree(view: HistoryView, full: bool = False) -> Any:
             run.clear()
 
         while current is not None and current not in drawn:
+            if not (force or ready(current)):
+                flush()
+                parent.add(Text(f"↳ merged into {escape_text(current)} below", "dim"))
+                return
+            force = False
             drawn.add(current)
             if plain(current):
                 run.append(current)
-                current = children[current][0]
+                previous, current = current, children[current][0]
                 continue
             flush()
             branch = parent.add(label(current))
-            for other in sorted(p for p in graph.parents(current) if p in view.nodes)[1:]:
-                if view.nodes[current].merge:
-                    branch_note = Text(f"↳ also follows {other}", "dim")
-                    branch.add(branch_note)
-            kids = sorted(children[current])
+            if view.nodes[current].merge:
+                for other in parents[current]:
+                    if other != previous:
+                        branch.add(Text(f"↳ also follows {escape_text(other)}", "dim"))
+            kids = children[current]
             for kid in kids[1:]:
-                draw_segment(kid, branch.add(Text(f"fork from {current}", "cyan")))
-            current = kids[0] if kids else None
+                fork = branch.add(Text(f"fork from {escape_text(current)}", "cyan"))
+                draw_segment(kid, fork, current)
+            previous, current = current, (kids[0] if kids else None)
         flush()
 
     for root in roots:
-        draw_segment(root, tree)
+        draw_segment(root, tree, None)
     for rev in view.nodes:  # revisions only reachable through a cycle
         if rev not in drawn:
-            draw_segment(rev, tree)
+            draw_segment(rev, tree, None, force=True)
     return tree
+
+
+def _names(names: Iterable[str]) -> str:
+    return ", ".join(_shown(name) for name in names)
+
+
+def _shown(name: str) -> str:
+    """An id as the tree shows it: escaped, and an empty one as `''`."""
+    return escape_text(name) or "''"
 
 
 # -- mermaid, dot, json ---------------------------------------------------------------------------
@@ -217,7 +286,9 @@ def render_mermaid(view: HistoryView) -> str:
     ids = {rev: f"r{index}" for index, rev in enumerate(view.nodes)}
     lines = ["flowchart BT"]
     for rev, node in view.nodes.items():
-        text = _mermaid_text(node.id + (f"<br/>{node.message}" if node.message else ""))
+        text = _mermaid_text(_shown(node.id))
+        if node.message:
+            text += "<br/>" + _mermaid_text(escape_text(node.message))
         lines.append(f'    {ids[rev]}["{text}"]')
     for edge in view.edges:
         arrow = "-.->" if edge.kind == DEPENDENCY else "-->"
@@ -242,23 +313,27 @@ def render_mermaid(view: HistoryView) -> str:
 
 
 def _mermaid_text(text: str) -> str:
+    """Mermaid's entity codes for what would end or break a quoted label (`#` first)."""
     return (
-        text.replace('"', "#quot;")
-        .replace("<br/>", "\0")
+        text.replace("#", "#35;")
+        .replace('"', "#quot;")
         .replace("<", "#lt;")
         .replace(">", "#gt;")
-        .replace("\0", "<br/>")
+        .replace("`", "#96;")
     )
 
 
 def render_dot(view: HistoryView) -> str:
     def quote(text: str) -> str:
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return '"' + escape_text(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
     lines = ["digraph chainlint {", "    rankdir=BT;", "    node [shape=box, fontname=monospace];"]
     colors = {"error": "#ffdddd", "warning": "#ffffdd"}
     for rev, node in view.nodes.items():
-        attrs = [f"label={quote(node.id + (chr(10) + node.message if node.message else ''))}"]
+        text = quote(node.id)
+        if node.message:  # DOT's own line break between the id and the message
+            text = text[:-1] + "\\n" + quote(node.message)[1:]
+        attrs = [f"label={text}"]
         if node.severity:
             attrs.append(f"style=filled, fillcolor={quote(colors[node.severity])}")
         if node.head:
@@ -284,6 +359,7 @@ def view_json(view: HistoryView) -> dict[str, Any]:
                 "base": node.base,
                 "merge": node.merge,
                 "findings": list(node.findings),
+                "unreadable": node.unreadable,
             }
             for node in view.nodes.values()
         ],
@@ -292,6 +368,4 @@ def view_json(view: HistoryView) -> dict[str, Any]:
 
 
 def render_json(views: list[HistoryView]) -> str:
-    return (
-        json.dumps({"version": 1, "environments": [view_json(v) for v in views]}, indent=2) + "\n"
-    )
+    return dump_json({"version": 1, "environments": [view_json(v) for v in views]})

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from chainlint.findings import Finding
 from chainlint.lint import LintResult
-from chainlint.report import display_path
+from chainlint.report import display_path, dump_json
 
 SCHEMA_VERSION = 1
 
@@ -45,4 +44,4 @@ def render_json(result: LintResult, cwd: Path) -> str:
         ],
         "findings": [finding_dict(f, cwd) for f in result.findings],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return dump_json(document)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from chainlint import __version__
 from chainlint.docs import rule_url
 from chainlint.lint import LintResult
-from chainlint.report import display_path
+from chainlint.report import display_path, dump_json
 from chainlint.rules import ALL_RULES
 
 SCHEMA = (
@@ -44,7 +44,7 @@ def render_sarif(result: LintResult, cwd: Path) -> str:
                 {
                     "physicalLocation": {
                         "artifactLocation": {
-                            "uri": display_path(finding.path, cwd),
+                            "uri": _uri(display_path(finding.path, cwd)),
                             "uriBaseId": "%SRCROOT%",
                         },
                         "region": {"startLine": finding.line, "startColumn": finding.column},
@@ -73,4 +73,13 @@ def render_sarif(result: LintResult, cwd: Path) -> str:
             }
         ],
     }
-    return json.dumps(document, indent=2) + "\n"
+    return dump_json(document, ensure_ascii=True)
+
+
+def _uri(path: str) -> str:
+    """A relative path as a URI reference: percent-encoded, a non-UTF-8 file name by its bytes."""
+    return quote(path.encode("utf-8", "surrogateescape" if _escaped(path) else "surrogatepass"))
+
+
+def _escaped(path: str) -> bool:
+    return all(0xDC80 <= ord(c) <= 0xDCFF for c in path if 0xD800 <= ord(c) <= 0xDFFF)

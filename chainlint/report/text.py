@@ -9,18 +9,19 @@ from rich.text import Text
 
 from chainlint.findings import Finding
 from chainlint.lint import LintResult
-from chainlint.report import display_path
+from chainlint.report import display_path, escape_text
 
 _STYLE = {"error": "bold red", "warning": "yellow"}
 
 
 def finding_line(finding: Finding, cwd: Path) -> Text:
     line = Text()
-    line.append(f"{display_path(finding.path, cwd)}:{finding.line}:{finding.column}", "bold")
+    location = f"{escape_text(display_path(finding.path, cwd))}:{finding.line}:{finding.column}"
+    line.append(location, "bold")
     line.append(" ")
     line.append(finding.code, _STYLE[finding.severity])
     line.append(" ")
-    line.append(finding.message)
+    line.append(escape_text(finding.message))
     if finding.fixable:
         line.append(" [*]", "cyan")
     return line
