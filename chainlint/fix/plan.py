@@ -6,14 +6,15 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Literal
 
+from chainlint.discover import Environment
 from chainlint.edits import CreateFile, Edit, SetAssignment
 from chainlint.findings import Finding
 from chainlint.graph import RevisionGraph
-from chainlint.rules.cl010_multiple_heads import head_groups
+from chainlint.rules.cl010_multiple_heads import broken_reference_heads, head_groups
 from chainlint.rules.common import revises_edit
 
 HeadsMode = Literal["merge", "rebase"]
@@ -23,27 +24,34 @@ class CannotFix(Exception):
     """The fix would have to guess; the reason is shown to the user."""
 
 
+@dataclass(frozen=True)
+class Plan:
+    """The edits of one fix, and what the user should know about how they were made."""
+
+    edits: tuple[Edit, ...]
+    note: str | None = None
+
+
 def edits_for(
     finding: Finding,
     graph: RevisionGraph,
     heads: HeadsMode = "merge",
     editable: Collection[str] | None = None,
-) -> tuple[Edit, ...]:
+) -> Plan:
     if finding.code == "CL010":
+        suspects = broken_reference_heads(graph)
         group = next((g for g in head_groups(graph) if finding.revision in g), None)
         if group is None:
             raise CannotFix("the heads changed since the check")
+        if suspects is None or set(group) & suspects:
+            raise CannotFix("a broken reference may have caused these heads; fix it first")
         if heads == "rebase":
-            return rebase_edits(graph, group, editable)
-        return (merge_revision(graph, group),)
+            return Plan(rebase_edits(graph, group, editable))
+        created, note = merge_revision(graph, group)
+        return Plan((created,), note)
     if finding.fix is None or not finding.fix.applicable:
         raise CannotFix(finding.fix.description if finding.fix else "no automatic fix")
-    touched = {getattr(edit, "path", None) for edit in finding.fix.edits}
-    if editable is not None:
-        allowed = {graph.revisions[rev].path for rev in editable if rev in graph.revisions}
-        if not touched <= allowed:
-            raise CannotFix("it would edit a revision that exists on the base branch")
-    return finding.fix.edits
+    return Plan(finding.fix.edits)
 
 
 # -- --heads rebase ---------------------------------------------------------------------------
@@ -89,8 +97,9 @@ def _branch_root(graph: RevisionGraph, head: str, other: str) -> str | None:
 # -- --heads merge ----------------------------------------------------------------------------
 
 
-def merge_revision(graph: RevisionGraph, group: list[str]) -> CreateFile:
-    """A merge revision the way `alembic merge` writes one, in the environment's own style."""
+def merge_revision(graph: RevisionGraph, group: list[str]) -> tuple[CreateFile, str | None]:
+    """A merge revision the way `alembic merge` writes one, in the environment's own style,
+    and a note when the environment's template could not be used."""
     environment = graph.environment
     new_id = _merge_id(graph, group)
     folder = graph.revisions[group[-1]].path.parent
@@ -104,12 +113,12 @@ def merge_revision(graph: RevisionGraph, group: list[str]) -> CreateFile:
         "create_date": now,
         "message": "merge heads",
     }
-    content = None
+    content, note = None, None
     if environment.script_template is not None:
-        content = _render_mako(environment.script_template, context)
+        content, note = _render_script_template(environment, context)
     if content is None:
         content = _builtin_merge(context, typed=_typed_style(graph))
-    return CreateFile(folder / name, content)
+    return CreateFile(folder / name, content), note
 
 
 def _merge_id(graph: RevisionGraph, group: list[str]) -> str:
@@ -148,24 +157,50 @@ def _comma(value: Any) -> str:
     return ", ".join(value)
 
 
-def _render_mako(template: Path, context: dict[str, Any]) -> str | None:
+def _render_script_template(
+    environment: Environment, context: dict[str, Any]
+) -> tuple[str | None, str | None]:
+    """The environment's script.py.mako rendered without running any of it (chainlint's own
+    renderer, never Mako), or None and the reason the built-in template was used instead."""
+    from chainlint.fix.template import UnsupportedTemplate, render_template
+
+    template = environment.script_template
+    assert template is not None
     try:
-        from mako.template import Template
-    except ImportError:
-        return None
+        text = template.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"{template.name} cannot be read ({type(exc).__name__}): built-in template"
     down = context["down_revision"]
+    values = {
+        **context,
+        "down_revision": down if len(down) > 1 else down[0],
+        "imports": "",
+        "upgrades": "",
+        "downgrades": "",
+    }
     try:
-        rendered: str = Template(filename=str(template)).render_unicode(
-            **{**context, "down_revision": down if len(down) > 1 else down[0]},
-            comma=_comma,
-            config=None,
-            imports="",
-            upgrades="",
-            downgrades="",
+        return render_template(text, values, _main_options(environment)), None
+    except UnsupportedTemplate as exc:
+        return None, (
+            f"{template.name} line {exc.line} uses {exc.what}, which chainlint never runs: "
+            f"written from the built-in template"
         )
-    except Exception:  # a template written for Alembic's full context: use the built-in one
-        return None
-    return rendered
+
+
+def _main_options(environment: Environment) -> dict[str, str]:
+    """The `[alembic]` options of alembic.ini, read as text (what config.get_main_option
+    gives a template)."""
+    import configparser
+
+    path = environment.config_path
+    if path is None or path.suffix != ".ini":
+        return {}
+    parser = configparser.ConfigParser(defaults={"here": str(path.parent)}, interpolation=None)
+    try:
+        parser.read_string(path.read_text(encoding="utf-8"))
+        return dict(parser.items("alembic")) if parser.has_section("alembic") else {}
+    except (OSError, UnicodeDecodeError, configparser.Error):
+        return {}
 
 
 def _typed_style(graph: RevisionGraph) -> bool:
