@@ -39,6 +39,8 @@ class RunOptions:
     settings: Any
     quiet: bool
     color: bool | None
+    # The codes given with --select on this command line (`fix` treats them as named).
+    cli_select: tuple[str, ...] = ()
 
 
 def selection_options(func: F) -> F:
@@ -60,7 +62,10 @@ def selection_options(func: F) -> F:
         settings = load_run_settings(
             config_file, select, ignore, extend_select, max_revision_length, no_cache
         )
-        return func(*args, run=RunOptions(settings, quiet, color), **kwargs)
+        from chainlint.config import parse_codes
+
+        cli_select = parse_codes(select) or ()
+        return func(*args, run=RunOptions(settings, quiet, color, cli_select), **kwargs)
 
     wrapped: Any = command
     for option in reversed(
@@ -245,7 +250,17 @@ def render(output_format: str, result: Any, cwd: Path) -> str:
     "younger branch (the default with --base).",
 )
 @click.option(
-    "--base", "base_ref", default=None, help="Edit only revisions new since this git ref."
+    "--base",
+    "base_ref",
+    default=None,
+    help="Edit only revisions new since this git ref (a migration that exists on REF only when "
+    "its own finding's rule is named).",
+)
+@click.option(
+    "--extend-fix",
+    multiple=True,
+    help="Warning codes or prefixes whose fixes to apply too (CL101,CL1); "
+    "a code given with --select counts as well.",
 )
 @selection_options
 def fix(
@@ -253,15 +268,30 @@ def fix(
     diff: bool,
     heads: str | None,
     base_ref: str | None,
+    extend_fix: tuple[str, ...],
     run: RunOptions,
 ) -> None:
-    """Repair what can be repaired without guessing; never touches a file it cannot parse."""
-    from chainlint.fix.command import run_fix
+    """Repair what can be repaired without guessing; never touches a file it cannot parse.
 
+    \b
+    Scope: the fixes of error findings apply by default. A warning's fix (CL013, CL101,
+    CL102) applies only when its rule is named: --extend-fix CODES, `extend-fix = [...]`
+    in [tool.chainlint], or a code or prefix given with --select here (not ALL).
+    --diff shows exactly what fix would write.
+    """
+    from chainlint.config import parse_codes
+    from chainlint.fix.command import run_fix
+    from chainlint.rules import known_code
+
+    named = (*run.settings.extend_fix, *(parse_codes(extend_fix) or ()))
+    for code in named:
+        if not known_code(code):
+            fail(f"unknown rule code or prefix {code!r} in extend-fix")
+    named += tuple(code for code in run.cli_select if code != "ALL")
     mode = heads or ("rebase" if base_ref else "merge")
     targets = list(paths) or [Path.cwd()]
     console = make_console(run.color)
-    sys.exit(run_fix(targets, run.settings, mode, diff, run.quiet, console, base_ref))
+    sys.exit(run_fix(targets, run.settings, mode, diff, run.quiet, console, base_ref, named))
 
 
 @cli.command()

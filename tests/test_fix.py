@@ -131,6 +131,9 @@ SIMPLE_CASES = [
 ]
 
 
+ERROR_CODES = {"CL001", "CL002", "CL006", "CL010"}
+
+
 @pytest.mark.parametrize(
     ("fixture", "code", "path", "expected"), SIMPLE_CASES, ids=[c[0] for c in SIMPLE_CASES]
 )
@@ -144,7 +147,9 @@ def test_fix_before_after(
 ) -> None:
     folder = copy_fixture(fixture, workdir)
     before = snapshot(folder)
-    out = fix_twice(folder, capsys)
+    # A warning's fix applies only when its rule is named.
+    named = () if code in ERROR_CODES else ("--extend-fix", code)
+    out = fix_twice(folder, capsys, *named)
     assert f"{code} " in out
     after = snapshot(folder)
     assert set(after) == set(before)
@@ -164,8 +169,10 @@ def test_fix_overlong_id_renames_everywhere(
     old = "001_add_workflow_run_fields_and_other_stuff"
     fix_twice(folder, capsys)
     names = sorted(p.name for p in versions.iterdir())
-    assert names == ["002_next.py", "c5418f11bf26.py"]
-    renamed = (versions / "c5418f11bf26.py").read_text()
+    # The name was the id alone: the new id goes in front, the old one stays as the slug.
+    renamed_name = f"c5418f11bf26_{old}.py"
+    assert names == ["002_next.py", renamed_name]
+    renamed = (versions / renamed_name).read_text()
     assert "revision = 'c5418f11bf26'" in renamed and "Revision ID: c5418f11bf26" in renamed
     child = (versions / "002_next.py").read_text()
     assert "down_revision = 'c5418f11bf26'" in child and "Revises: c5418f11bf26" in child

@@ -83,7 +83,7 @@ def test_fix_repairs_and_touches_nothing_else(case: tuple[History, list[str], st
         if defect != "none":
             assert DEFECTS[defect] in codes_before
         (environment,) = discover_environments([versions])
-        result = fix_environment(environment, Settings())
+        result = fix_environment(environment, Settings(), named=("ALL",))
         write_workspace(result.workspace)
         codes_after = {f.code for f in lint_paths([versions]).findings}
         fixed = {a.finding.code for a in result.applied}

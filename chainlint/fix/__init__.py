@@ -11,11 +11,12 @@ from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chainlint.config import Settings
 from chainlint.constants import ModuleConstants
 from chainlint.discover import Environment
-from chainlint.edits import CreateFile, Edit, RenameFile
+from chainlint.edits import CreateFile, Edit, RenameFile, ReplaceString, SetAssignment
 from chainlint.findings import Finding
 from chainlint.fix.apply import EditFailed, SourceEdit, apply_source_edits
 from chainlint.fix.plan import CannotFix, HeadsMode, edits_for
@@ -23,10 +24,14 @@ from chainlint.fix.write import is_read_only, rename_atomic, write_atomic
 from chainlint.graph import RevisionGraph
 from chainlint.lint import check_graph
 from chainlint.read import RevisionFile, parse_revision_source, read_revision_file
+from chainlint.rules.cl006_revision_id_too_long import stamped_database_statement
 
-# Fix the causes first: ids and references, then the heads they leave, then headers.
-_ORDER = ["CL006", "CL001", "CL002", "CL013", "CL102", "CL010", "CL101"]
-_MAX_ROUNDS = 500
+if TYPE_CHECKING:
+    from chainlint.git import BaseSnapshot
+
+# Fix the causes first: references (while their candidates still carry the ids they were
+# meant to name), then ids, then the heads they leave, then headers.
+_ORDER = ["CL001", "CL002", "CL006", "CL013", "CL102", "CL010", "CL101"]
 
 
 @dataclass
@@ -44,6 +49,10 @@ class Workspace:
     def paths(self) -> list[Path]:
         current = [self.renames.get(p, p) for p in self.environment.files]
         return current + [p for p in self.created if p not in current]
+
+    def current_path(self, path: Path) -> Path:
+        """Where a file of the environment is now (after the renames planned so far)."""
+        return self.renames.get(path, path)
 
     def read(self, path: Path) -> bytes:
         if path in self.contents:
@@ -82,7 +91,10 @@ class Workspace:
             else:
                 by_path.setdefault(edit.path, []).append(edit)
         for path, source_edits in by_path.items():
-            copy._set(path, apply_source_edits(copy.read(path), source_edits))
+            try:
+                copy._set(path, apply_source_edits(copy.read(path), source_edits))
+            except EditFailed as exc:
+                raise EditFailed(f"{path.name}: {exc}") from exc
         for edit in files:
             if isinstance(edit, CreateFile):
                 if edit.path.exists() or edit.path in copy.paths():
@@ -122,6 +134,10 @@ class Workspace:
 class Applied:
     finding: Finding
     description: str
+    # The files the fix wrote (created, edited or renamed to), as they will be named.
+    paths: tuple[Path, ...] = ()
+    # What the user must do beyond the files (a database stamped with a renamed id).
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,68 +166,172 @@ def _new_errors(before: Iterable[Finding], after: Iterable[Finding]) -> list[Fin
     return [f for f in after if f.severity == "error" and grown[f.code] > 0]
 
 
+def is_named(code: str, named: Collection[str]) -> bool:
+    """Whether the user named the rule: a code or prefix from --extend-fix / extend-fix, or
+    from --select on the fix command line (the command line drops `ALL` from --select)."""
+    return any(n == "ALL" or code.startswith(n) for n in named)
+
+
+def in_scope(finding: Finding, named: Collection[str]) -> bool:
+    """Errors' fixes apply by default; a warning's fix only when its rule is named."""
+    return finding.severity == "error" or is_named(finding.code, named)
+
+
 def fix_environment(
     environment: Environment,
     settings: Settings,
     heads: HeadsMode = "merge",
     editable: Collection[str] | None = None,
+    named: Collection[str] = (),
+    base: BaseSnapshot | None = None,
 ) -> EnvironmentFix:
+    """Plan every fix in memory, one verified fix at a time, to a fixed point.
+
+    A fix is kept only when the re-checked result no longer reports its finding and has no
+    new error; each finding is tried once, and the number of fixes is bounded by the findings
+    there were to begin with, so the plan always ends. With `editable` (the revisions new on
+    the branch, under --base), a file of any other revision is edited only by a fix of its own
+    finding whose rule the user named."""
     workspace = Workspace(environment)
     applied: list[Applied] = []
     refused: dict[tuple[str, str, str], Refused] = {}
-    for _ in range(_MAX_ROUNDS):
-        graph = workspace.graph()
-        findings = check_graph(graph, settings)
-        candidates = [
-            f for f in findings if f.code in _ORDER and f.fix is not None and _key(f) not in refused
-        ]
+    findings = check_graph(workspace.graph(), settings, base)
+    budget = 2 * sum(1 for f in findings if _wanted(f, named)) + 8
+    while True:
+        candidates = [f for f in findings if _wanted(f, named) and _key(f) not in refused]
         if not candidates:
             break
         finding = min(candidates, key=lambda f: (_ORDER.index(f.code), str(f.path), f.line))
+        if budget <= 0:
+            for left in candidates:
+                refused[_key(left)] = Refused(left, "the fixes did not converge; fix it by hand")
+            break
+        budget -= 1
         try:
-            staged = _stage(workspace, graph, finding, heads, editable)
-            after = check_graph(staged.graph(), settings)
+            staged, edits, note = _stage(workspace, finding, heads, editable, named)
+            after = _recheck(staged, settings, base)
+            again = _flagged_again(finding, staged, after)
+            if again is not None:
+                raise CannotFix(f"the result would be flagged again: {again.message}")
             new_errors = _new_errors(findings, after)
             if new_errors:
                 raise CannotFix(f"it would introduce {new_errors[0].code}: {new_errors[0].message}")
         except (CannotFix, EditFailed) as exc:
             refused[_key(finding)] = Refused(finding, str(exc))
             continue
-        workspace = staged
-        applied.append(Applied(finding, _describe(finding, heads)))
-    remaining = check_graph(workspace.graph(), settings)
-    still = {_key(f) for f in remaining}
+        workspace, findings = staged, after
+        applied.append(_applied(finding, edits, note, staged))
+    for finding in findings:
+        if finding.code in _ORDER and finding.fixable and not in_scope(finding, named):
+            refused.setdefault(
+                _key(finding),
+                Refused(
+                    finding,
+                    f"a warning's fix applies only when named: --extend-fix {finding.code}",
+                ),
+            )
+    still = {_key(f) for f in findings}
     return EnvironmentFix(
-        workspace, applied, [r for k, r in refused.items() if k in still], remaining
+        workspace, applied, [r for k, r in refused.items() if k in still], findings
+    )
+
+
+def _wanted(finding: Finding, named: Collection[str]) -> bool:
+    return finding.code in _ORDER and finding.fix is not None and in_scope(finding, named)
+
+
+def _recheck(staged: Workspace, settings: Settings, base: BaseSnapshot | None) -> list[Finding]:
+    try:
+        return check_graph(staged.graph(), settings, base)
+    except RecursionError as exc:  # the edited file nests too deeply to be read back
+        raise CannotFix("the edited file is nested too deeply to be checked again") from exc
+
+
+def _flagged_again(finding: Finding, staged: Workspace, after: Iterable[Finding]) -> Finding | None:
+    """The same rule, on the same file and line, after the fix: the fix did not converge."""
+    path = staged.current_path(finding.path)
+    return next(
+        (f for f in after if f.code == finding.code and f.path == path and f.line == finding.line),
+        None,
     )
 
 
 def _stage(
     workspace: Workspace,
-    graph: RevisionGraph,
     finding: Finding,
     heads: HeadsMode,
     editable: Collection[str] | None,
-) -> Workspace:
-    edits = edits_for(finding, graph, heads, editable)
+    named: Collection[str],
+) -> tuple[Workspace, tuple[Edit, ...], str | None]:
+    graph = workspace.graph()
+    plan = edits_for(finding, graph, heads, editable)
     problems = {f.path for f in graph.files if f.problem is not None}
-    for edit in edits:
+    locked: set[Path] = set()
+    if editable is not None:
+        locked = {file.path for rev, file in graph.revisions.items() if rev not in editable}
+    for edit in plan.edits:
         path = edit.path
         if path in problems:
             raise CannotFix(f"{path.name} cannot be parsed, so it is never edited")
+        if path in locked and not (path == finding.path and is_named(finding.code, named)):
+            raise CannotFix(
+                f"it would edit {path.name}, which exists on the base branch (name "
+                f"{finding.code} with --select or --extend-fix to fix this file's own finding)"
+                if path == finding.path
+                else f"it would edit {path.name}, which exists on the base branch"
+            )
         if (
             not isinstance(edit, CreateFile)
             and path not in workspace.contents
             and is_read_only(path)
         ):
             raise CannotFix(f"{path.name} is read-only")
-    return workspace.staged(edits)
+    return workspace.staged(plan.edits), plan.edits, plan.note
 
 
-def _describe(finding: Finding, heads: HeadsMode) -> str:
+def _applied(
+    finding: Finding, edits: tuple[Edit, ...], note: str | None, staged: Workspace
+) -> Applied:
+    """What was done, naming the files actually written."""
+    written: list[Path] = []
+    for edit in edits:
+        path = staged.current_path(edit.new_path if isinstance(edit, RenameFile) else edit.path)
+        if path not in written:
+            written.append(path)
+    description = finding.fix.description if finding.fix else finding.code
     if finding.code == "CL010":
-        return "wrote a merge revision" if heads == "merge" else "re-parented the younger branch"
-    return finding.fix.description if finding.fix else finding.code
+        created = [e.path for e in edits if isinstance(e, CreateFile)]
+        if created:
+            description = f"wrote {created[0].name}, a merge revision of {_group(finding)}"
+        else:
+            moved = [e for e in edits if isinstance(e, SetAssignment)]
+            description = "re-parented " + ", ".join(
+                f"{staged.current_path(e.path).name} onto '{e.value}'" for e in moved
+            )
+    if note:
+        description += f" ({note})"
+    notes: tuple[str, ...] = ()
+    if finding.code == "CL006" and finding.revision is not None:
+        new = next(
+            (e.new for e in edits if isinstance(e, ReplaceString) and e.old == finding.revision),
+            None,
+        )
+        if new is not None:
+            notes = (
+                "a database already stamped with the old id needs: "
+                + stamped_database_statement(finding.revision, new),
+            )
+    return Applied(finding, description, tuple(written), notes)
+
+
+def _group(finding: Finding) -> str:
+    return (
+        finding.fix.description.split(" (--heads merge)")[0].removeprefix(
+            "write a merge revision of "
+        )
+        if finding.fix
+        else "the heads"
+    )
 
 
 def write_workspace(workspace: Workspace) -> None:

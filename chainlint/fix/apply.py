@@ -25,9 +25,25 @@ class EditFailed(Exception):
 
 
 def apply_source_edits(data: bytes, edits: Sequence[SourceEdit]) -> bytes:
-    """The file's new bytes after the edits."""
+    """The file's new bytes after the edits, or EditFailed with the reason: a file libcst
+    cannot parse or walk (nested too deeply), or a new value the file's encoding cannot
+    represent, refuses the fix on that file only."""
+    try:
+        return _apply(data, edits)
+    except RecursionError as exc:
+        raise EditFailed("the file is nested too deeply for libcst to edit it") from exc
+    except UnicodeEncodeError as exc:
+        raise EditFailed(
+            f"the new value cannot be written in the file's encoding ({exc.encoding}): "
+            f"{exc.object[exc.start : exc.end]!r}"
+        ) from exc
+
+
+def _apply(data: bytes, edits: Sequence[SourceEdit]) -> bytes:
     try:
         module = cst.parse_module(data)
+    except RecursionError:
+        raise
     except Exception as exc:  # libcst raises its own ParserSyntaxError and others
         raise EditFailed(f"libcst cannot parse the file: {type(exc).__name__}") from exc
     encoding = module.encoding

@@ -26,26 +26,37 @@ def run_fix(
     quiet: bool,
     console: Any,
     base_ref: str | None = None,
+    named: Sequence[str] = (),
 ) -> int:
     """Returns the exit code: with --diff, 1 when anything would change; otherwise 1 when an
-    error-severity finding remains."""
+    error-severity finding remains. `named` are the rules the user named (their warnings'
+    fixes apply too)."""
     cwd = Path.cwd()
     results = []
     for environment in discover_environments(list(paths)):
         editable = None
+        base = None
         if base_ref is not None:
-            # Only revisions new on this branch may change; REF's files are never edited.
+            # Only revisions new on this branch may change; REF's files are never edited
+            # unless the user names the rule of that file's own finding.
             from chainlint.git import base_snapshot
             from chainlint.lint import read_environment
 
-            base = base_snapshot(environment, base_ref).graph.revisions
+            base = base_snapshot(environment, base_ref)
             current = [f.revision_id for f in read_environment(environment)]
-            editable = {rev for rev in current if rev is not None and rev not in base}
-        results.append(fix_environment(environment, settings, cast(HeadsMode, heads), editable))
+            editable = {
+                rev for rev in current if rev is not None and rev not in base.graph.revisions
+            }
+        results.append(
+            fix_environment(environment, settings, cast(HeadsMode, heads), editable, named, base)
+        )
+    behind = base_ref is not None and any(f.code == "CL201" for r in results for f in r.remaining)
     if diff:
         text = "".join(unified_diff(r.workspace, cwd) for r in results if r.workspace.changed())
         sys.stdout.write(text)
-        return 1 if text else 0
+        if behind:
+            _print_behind(console, base_ref)
+        return 1 if text or behind else 0
     for result in results:
         if result.workspace.changed():
             try:
@@ -53,18 +64,40 @@ def run_fix(
             except OSError as exc:
                 raise ChainlintError(f"cannot write {exc.filename}: {exc.strerror}") from exc
     _report(results, console, cwd, quiet)
+    if behind:
+        _print_behind(console, base_ref)
     return 1 if any(f.severity == "error" for r in results for f in r.remaining) else 0
+
+
+def _print_behind(console: Any, base_ref: str | None) -> None:
+    console.print(
+        Text(
+            f"This branch has not merged {base_ref} yet, so its heads cannot be fixed here: merge "
+            f"or rebase onto {base_ref} (`git merge {base_ref}` or `git rebase {base_ref}`), "
+            f"then run `chainlint fix --base {base_ref}` again.",
+            "yellow",
+        ),
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 def _report(results: list[EnvironmentFix], console: Any, cwd: Path, quiet: bool) -> None:
     fixed = sum(len(r.applied) for r in results)
     for result in results:
         for applied in result.applied:
+            finding = applied.finding
+            written = applied.paths[0] if applied.paths else finding.path
             line = Text("Fixed ", "green")
-            line.append(f"{display_path(applied.finding.path, cwd)}:{applied.finding.line} ")
-            line.append(applied.finding.code, "bold")
+            if written == result.workspace.current_path(finding.path):
+                line.append(f"{display_path(written, cwd)}:{finding.line} ")
+            else:
+                line.append(f"{display_path(written, cwd)} ")
+            line.append(finding.code, "bold")
             line.append(f" {applied.description}")
             console.print(line, soft_wrap=True, highlight=False)
+            for note in applied.notes:
+                console.print(Text(f"    {note}", "yellow"), soft_wrap=True, highlight=False)
         for finding in result.remaining:
             console.print(finding_line(finding, cwd), soft_wrap=True, highlight=False)
             reason = next(
@@ -78,7 +111,9 @@ def _report(results: list[EnvironmentFix], console: Any, cwd: Path, quiet: bool)
                 None,
             )
             if reason:
-                console.print(Text(f"    not fixed: {reason}", "yellow"), soft_wrap=True)
+                console.print(
+                    Text(f"    not fixed: {reason}", "yellow"), soft_wrap=True, highlight=False
+                )
     if quiet:
         return
     remaining = sum(len(r.remaining) for r in results)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 
+from chainlint.config import DEFAULT_MAX_REVISION_LENGTH
 from chainlint.edits import Edit, RenameFile, ReplaceHeaderLine, ReplaceString
 from chainlint.findings import Finding, Fix
 from chainlint.graph import RevisionGraph
@@ -29,9 +30,12 @@ class RevisionIdTooLong(Rule):
     ```
 
     ## Fix
-    `chainlint fix` gives the revision a fresh 12-hex-digit id (like Alembic's own) and rewrites
-    every reference to it: other files' `down_revision` and `depends_on`, the docstring headers,
-    and the file name when it embeds the old id. Do this before the revision reaches a database.
+    `chainlint fix` gives the revision a fresh 12-hex-digit id (like Alembic's own; shorter when
+    `max-revision-length` is below 12) and rewrites every reference to it: other files'
+    `down_revision` and `depends_on`, the docstring headers, and the id part of the file name
+    when the name carries the id (the descriptive slug stays: `long_id.py` becomes
+    `<new>_long_id.py`). Do this before the revision reaches a database; one already stamped
+    with the old id needs the `UPDATE alembic_version ...` statement the fix prints.
     """
 
     code = "CL006"
@@ -60,30 +64,66 @@ class RevisionIdTooLong(Rule):
         for rev, file in graph.revisions.items():
             if len(rev) <= limit or file.revision is None:
                 continue
-            new = fresh_revision_id(rev, graph)
-            message = (
-                f"revision '{rev}' is {len(rev)} characters; alembic_version.version_num is "
-                f"VARCHAR({limit}): PostgreSQL and strict MySQL reject it when `alembic upgrade` "
-                f"stamps it (SQLite accepts it, so tests on SQLite pass)"
-            )
-            fix = Fix(
-                f"rename revision '{rev}' to '{new}' and update every reference",
-                applicable=file.revision.items[0].via is None,
-                edits=rename_edits(graph, rev, new),
-            )
+            if limit == DEFAULT_MAX_REVISION_LENGTH:
+                why = (
+                    "alembic_version.version_num is VARCHAR(32): PostgreSQL and strict MySQL "
+                    "reject it when `alembic upgrade` stamps it (SQLite accepts it, so tests on "
+                    "SQLite pass)"
+                )
+            else:
+                why = f"longer than max-revision-length {limit}"
+            message = f"revision '{rev}' is {len(rev)} characters; {why}"
+            new = fresh_revision_id(rev, graph, min(12, limit))
+            if new is None:
+                fix = Fix(
+                    f"no free {min(12, limit)}-character id is left for '{rev}': rename it by hand",
+                    applicable=False,
+                )
+            else:
+                fix = Fix(
+                    f"rename revision '{rev}' to '{new}' and update every reference",
+                    applicable=file.revision.items[0].via is None,
+                    edits=rename_edits(graph, rev, new),
+                )
             yield self.finding(
                 ctx, file.path, file.revision.line, file.revision.column, message, rev, fix
             )
 
 
-def fresh_revision_id(old: str, graph: RevisionGraph) -> str:
-    """A 12-hex-digit id derived from the old one, so that `fix --diff` and `fix` agree."""
+def fresh_revision_id(old: str, graph: RevisionGraph, length: int = 12) -> str | None:
+    """A hex id of `length` digits derived from the old one, so that `fix --diff` and `fix`
+    agree; None when none of the ids tried is free (a very small length)."""
     seed = old
-    while True:
-        candidate = hashlib.sha1(seed.encode("utf-8")).hexdigest()[:12]
+    for _ in range(min(4096, 16**length)):
+        candidate = hashlib.sha1(seed.encode("utf-8", "surrogatepass")).hexdigest()[:length]
         if graph.resolve(candidate) is None:
             return candidate
         seed += "'"
+    return None
+
+
+def stamped_database_statement(old: str, new: str) -> str:
+    """The statement that moves a database stamped with `old` to `new`."""
+    quote = "'"
+    old_sql, new_sql = old.replace(quote, quote * 2), new.replace(quote, quote * 2)
+    return f"UPDATE alembic_version SET version_num = '{new_sql}' WHERE version_num = '{old_sql}';"
+
+
+def renamed_file_name(name: str, old: str, new: str) -> str | None:
+    """The file name with only its id part renamed, keeping the descriptive slug; None when
+    the name does not carry the id. A name that is the id alone keeps it as the slug, the way
+    Alembic's `%(rev)s_%(slug)s` names files."""
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        return None
+    if stem == old:
+        return f"{new}_{old}.{suffix}"
+    parts = stem.split("_")
+    for index in range(len(parts)):
+        for end in range(index + 1, len(parts) + 1):
+            if "_".join(parts[index:end]) == old:
+                return "_".join([*parts[:index], new, *parts[end:]]) + f".{suffix}"
+    return None
 
 
 def rename_edits(graph: RevisionGraph, old: str, new: str) -> tuple[Edit, ...]:
@@ -109,8 +149,7 @@ def rename_edits(graph: RevisionGraph, old: str, new: str) -> tuple[Edit, ...]:
                     other.path, revises.line, "Revises", revises.value, ", ".join(parts)
                 )
             )
-    if old in file.path.stem:
-        edits.append(
-            RenameFile(file.path, file.path.with_name(file.path.name.replace(old, new, 1)))
-        )
+    new_name = renamed_file_name(file.path.name, old, new)
+    if new_name is not None:
+        edits.append(RenameFile(file.path, file.path.with_name(new_name)))
     return tuple(edits)

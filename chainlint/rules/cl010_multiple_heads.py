@@ -31,8 +31,11 @@ class MultipleHeads(Rule):
 
     ## Fix
     `chainlint fix --heads merge` (the default) writes a merge revision the way `alembic merge`
-    does, rendering the environment's `script.py.mako`. `chainlint fix --heads rebase` re-parents
-    the younger branch onto the other head instead, keeping history linear.
+    does, from the environment's `script.py.mako` (rendered without running any code from it;
+    a template beyond what Alembic's own templates use falls back to the built-in one).
+    `chainlint fix --heads rebase` re-parents the younger branch onto the other head instead,
+    keeping history linear. A head that a broken `down_revision` (CL001) or an unreadable file
+    (CL009) may have caused is not reported here and never merged: fix that first.
     """
 
     code = "CL010"
@@ -101,17 +104,20 @@ def create_date(graph: RevisionGraph, rev: str) -> str:
 
 
 def head_groups(graph: RevisionGraph) -> list[list[str]]:
-    """Heads that share a branch, oldest first."""
+    """Heads that share a branch, oldest first. Heads a broken reference may have caused are
+    left out: they are the CL001/CL002/CL009's to explain, and merging them is never right."""
+    suspects = broken_reference_heads(graph)
+    if suspects is None:
+        return []
     orphans = set(orphan_bases(graph))
-    broken = {ref.revision for ref in graph.dangling if ref.field == "down_revision"}
     clashing = {conflict.label for conflict in graph.label_conflicts}
     groups: dict[frozenset[str], list[str]] = {}
     for head in graph.heads:
         bases = graph.reaching_bases(head)
         if bases and bases <= orphans:
             continue  # CL011 reports the root cause
-        if broken and not bases and (graph.ancestors(head) | {head}) & broken:
-            continue  # a chain cut by an unknown down_revision: CL001 is the root cause
+        if head in suspects:
+            continue  # CL001 (or CL009) is the root cause
         labels = graph.nearest_labels(head)
         if labels & clashing:
             continue  # CL012 is the root cause: the branch is ambiguous
@@ -119,6 +125,33 @@ def head_groups(graph: RevisionGraph) -> list[list[str]]:
     return [
         sorted(heads, key=lambda h: age(graph, h)) for heads in groups.values() if len(heads) > 1
     ]
+
+
+def broken_reference_heads(graph: RevisionGraph) -> set[str] | None:
+    """The heads a broken reference may have caused: every head whose own history holds a
+    `down_revision` that names nothing (the chain is cut there), and every revision that
+    broken reference most likely meant (it is a head only because nothing names it). None when
+    that cannot be known: a broken reference without a candidate, or an unreadable file whose
+    id is unknown, could have cut the graph anywhere."""
+    from chainlint.rules.candidates import find_candidates
+
+    if any(f.problem is not None and f.revision_id not in graph.revisions for f in graph.files):
+        return None
+    broken = [ref for ref in graph.dangling if ref.field == "down_revision"]
+    if not broken:
+        return set()
+    suspects: set[str] = set()
+    cut = {ref.revision for ref in broken}
+    for ref in broken:
+        assert ref.identifier.value is not None
+        candidates = find_candidates(graph, ref.identifier.value, ref.revision)
+        if not candidates:
+            return None
+        suspects |= {c.revision for c in candidates}
+    for head in graph.heads:
+        if (graph.ancestors(head) | {head}) & cut:
+            suspects.add(head)
+    return suspects
 
 
 def age(graph: RevisionGraph, rev: str) -> tuple[str, float, int]:

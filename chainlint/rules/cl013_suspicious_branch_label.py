@@ -24,7 +24,8 @@ class SuspiciousBranchLabel(Rule):
     ```
 
     ## Fix
-    `chainlint fix` removes the label (`branch_labels = None` when nothing else is left).
+    `chainlint fix --extend-fix CL013` removes the label (`branch_labels = None` when nothing
+    else is left). A warning: its fix applies only when the rule is named.
     """
 
     code = "CL013"

@@ -6,6 +6,7 @@ from chainlint.edits import ReplaceHeaderLine
 from chainlint.findings import Finding, Fix
 from chainlint.read import header_revises
 from chainlint.rules.base import Example, Expected, Rule, RuleContext, migration
+from chainlint.rules.cl005_illegal_revision_id import header_unsafe
 
 
 class HeaderMismatch(Rule):
@@ -30,7 +31,9 @@ class HeaderMismatch(Rule):
     ```
 
     ## Fix
-    `chainlint fix` rewrites the header so it follows the code.
+    `chainlint fix --extend-fix CL101` rewrites the header so it follows the code (a warning:
+    its fix applies only when named). An id a header cannot carry (`'a '`, a line break, a
+    comma) is CL005's finding instead, and no header edit is offered.
     """
 
     code = "CL101"
@@ -60,7 +63,13 @@ class HeaderMismatch(Rule):
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         for rev, file in ctx.graph.revisions.items():
             header = file.header_field("Revision ID")
-            if header is not None and file.revision is not None and header.value != rev:
+            # An id a header cannot carry is CL005's finding; no header edit could ever agree.
+            if (
+                header is not None
+                and file.revision is not None
+                and header.value != rev
+                and header_unsafe(rev) is None
+            ):
                 message = f"header says Revision ID: {header.value} but revision is '{rev}'"
                 fix = Fix(
                     f"set the header to Revision ID: {rev}",
@@ -74,6 +83,8 @@ class HeaderMismatch(Rule):
             if revises is None or down is None or down.shape == "dynamic" or down.unresolved:
                 continue
             parents = file.down_revisions
+            if any(header_unsafe(parent) is not None for parent in parents):
+                continue
             if set(header_revises(revises.value)) != set(parents):
                 code_side = "None" if not parents else ", ".join(f"'{p}'" for p in parents)
                 message = (

@@ -26,8 +26,8 @@ class RedundantMergeParent(Rule):
     ```
 
     ## Fix
-    `chainlint fix` drops the redundant parent from `down_revision` and from the `Revises:`
-    header.
+    `chainlint fix --extend-fix CL102` drops the redundant parent from `down_revision` and from
+    the `Revises:` header. A warning: its fix applies only when the rule is named.
     """
 
     code = "CL102"

@@ -19,9 +19,13 @@ def quoted(ids: Iterable[str]) -> str:
 
 def revises_edit(file: RevisionFile, parents: tuple[str, ...]) -> tuple[ReplaceHeaderLine, ...]:
     """Make the `Revises:` header list `parents`, when the file has that header and it differs."""
+    from chainlint.rules.cl005_illegal_revision_id import header_unsafe
+
     header = file.header_field("Revises")
     if header is None or header_revises(header.value) == parents:
         return ()
+    if any(header_unsafe(parent) is not None for parent in parents):
+        return ()  # CL005: the header cannot carry this id
     return (ReplaceHeaderLine(file.path, header.line, "Revises", header.value, ", ".join(parents)),)
 
 
