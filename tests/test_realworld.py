@@ -123,3 +123,43 @@ def test_mutations_are_found_exactly_where_injected(tree: Tree, tmp_path: Path) 
     _replace_literal(revisions[head], "revision", LONG_ID)
     result, _ = _lint(versions)
     assert _errors(result) == [("CL006", revisions[head].path.name)]
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.parametrize("tree", CATALOGUE, ids=lambda t: t.name)
+def test_fix_of_one_broken_reference_changes_exactly_one_file(
+    tree: Tree, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chainlint.cli import main
+
+    versions = _copy(tree, tmp_path)
+    _, revisions = _lint(versions)
+    child, parent = next(
+        (rev, file.down_revisions[0])
+        for rev, file in revisions.items()
+        if len(file.down_revisions) == 1
+        and file.down_revision is not None
+        and file.down_revision.items[0].via is None
+        and file.down_revisions[0] in revisions
+        and revisions[file.down_revisions[0]].path.stem != file.down_revisions[0]
+    )
+    _replace_literal(revisions[child], "down_revision", revisions[parent].path.stem)
+    root = tmp_path / "tree"
+    before = _snapshot(root)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit):
+        main(["fix", "--no-cache", "--quiet", str(versions)])
+    after = _snapshot(root)
+    changed = {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+    assert changed == {revisions[child].path.relative_to(root).as_posix()}
+    result, fixed = _lint(versions)
+    assert not [f for f in result.findings if f.code == "CL001"]
+    assert fixed[child].down_revisions == (parent,)
+    assert result.errors == [], [f.message for f in result.errors]
