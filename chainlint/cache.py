@@ -19,10 +19,11 @@ from typing import Any
 
 from chainlint import __version__
 from chainlint.findings import Finding, Fix
+from chainlint.ops import dump_operations, load_operations
 from chainlint.read import Assignment, HeaderField, Identifier, ReadProblem, RevisionFile
 
 CACHE_DIR = ".chainlint_cache"
-SCHEMA = 1
+SCHEMA = 2
 _SHAPES = {"none", "scalar", "sequence", "dynamic"}
 
 
@@ -161,6 +162,7 @@ def revision_file_to_json(file: RevisionFile) -> dict[str, Any]:
         "encoding": file.encoding,
         "used": [str(p) for p in file.used_modules],
         "message": file.message,
+        "ops": dump_operations(file.operations) if file.operations is not None else None,
     }
 
 
@@ -232,6 +234,7 @@ def revision_file_from_json(path: Path, data: Any) -> RevisionFile:
         encoding=encoding,
         used_modules=tuple(Path(p) for p in used),
         message=message,
+        operations=load_operations(data["ops"]) if data["ops"] is not None else None,
     )
 
 

@@ -346,6 +346,32 @@ def graph(
 
 
 @cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--revision", default=None, help="Show the schema after this revision (default: all heads)."
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--no-cache", is_flag=True, help="Do not read or write the cache.")
+def schema(
+    paths: tuple[Path, ...], revision: str | None, output_format: str, no_cache: bool
+) -> None:
+    """Show the schema the migrations build: tables, columns, indexes, who made each."""
+    from chainlint.config import load_settings
+    from chainlint.report.schema import render_schema_json, render_schema_text, schema_views
+
+    settings = load_settings()
+    views = schema_views(list(paths) or [Path.cwd()], revision, settings.cache and not no_cache)
+    render = render_schema_json if output_format == "json" else render_schema_text
+    click.echo(render(views, Path.cwd()), nl=False)
+
+
+@cli.command()
 @click.argument("code", required=False)
 @click.option("--all", "show_all", is_flag=True, help="List every rule.")
 def rule(code: str | None, show_all: bool) -> None:

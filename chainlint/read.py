@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from chainlint.constants import ConstantValue, ModuleConstants
+from chainlint.ops import MigrationOperations, read_operations
 from chainlint.source import decode_source
 
 IDENTIFIER_NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
@@ -113,6 +114,8 @@ class RevisionFile:
     used_modules: tuple[Path, ...] = field(default=())
     # The first line of the module docstring: the message `alembic history` shows.
     message: str = ""
+    # What upgrade()/downgrade() do (chainlint/ops.py); None when the file could not be parsed.
+    operations: MigrationOperations | None = None
 
     @property
     def revision_id(self) -> str | None:
@@ -191,6 +194,7 @@ def parse_revision_source(
     reader = _ModuleReader(path, text, constants or ModuleConstants())
     assignments = reader.read_assignments(module)
     docstring_lines, header = _read_header(module, text)
+    operations = read_operations(module, reader._constant, reader._position)
     legacy = None
     if "revision" not in assignments:
         match = LEGACY_REVISION_FILE.match(path.name)
@@ -208,6 +212,7 @@ def parse_revision_source(
         encoding=encoding,
         used_modules=tuple(sorted(reader.used_modules)),
         message=_docstring_message(module),
+        operations=operations,
     )
 
 

@@ -25,6 +25,11 @@ from chainlint.rules.cl104_placeholder_revision_id import PlaceholderRevisionId
 from chainlint.rules.cl201_heads_after_merge import HeadsAfterMerge
 from chainlint.rules.cl202_edited_applied_migration import EditedAppliedMigration
 from chainlint.rules.cl203_removed_applied_migration import RemovedAppliedMigration
+from chainlint.rules.cl301_object_already_exists import ObjectAlreadyExists
+from chainlint.rules.cl302_object_does_not_exist import ObjectDoesNotExist
+from chainlint.rules.cl303_downgrade_does_not_revert import DowngradeDoesNotRevert
+from chainlint.rules.cl304_missing_downgrade import MissingDowngrade
+from chainlint.rules.cl305_not_null_column_without_default import NotNullColumnWithoutDefault
 
 ALL_RULES: tuple[type[Rule], ...] = (
     UnknownDownRevision,
@@ -47,6 +52,11 @@ ALL_RULES: tuple[type[Rule], ...] = (
     HeadsAfterMerge,
     EditedAppliedMigration,
     RemovedAppliedMigration,
+    ObjectAlreadyExists,
+    ObjectDoesNotExist,
+    DowngradeDoesNotRevert,
+    MissingDowngrade,
+    NotNullColumnWithoutDefault,
 )
 
 RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}

@@ -130,8 +130,12 @@ def migration(
     header: bool = True,
     revises_header: str | None = None,
     create_date: str = "2024-01-01 00:00:00.000000",
+    upgrade: str = "pass",
+    downgrade: str = "pass",
 ) -> str:
-    """Source of a migration in the layout of Alembic's default script.py.mako (examples, tests)."""
+    """Source of a migration in the layout of Alembic's default script.py.mako (examples, tests).
+    `upgrade`/`downgrade` are the function bodies, unindented; with the header, the first line
+    of the upgrade body is line 19."""
 
     def literal(value: str | tuple[str, ...] | None) -> str:
         if isinstance(value, tuple):
@@ -160,5 +164,10 @@ def migration(
     lines.append(f"down_revision = {literal(down_revision)}")
     lines.append(f"branch_labels = {literal(branch_labels)}")
     lines.append(f"depends_on = {literal(depends_on)}")
-    lines += ["", "", "def upgrade():", "    pass", "", "", "def downgrade():", "    pass", ""]
+    lines += ["", "", "def upgrade():", *_indented(upgrade), "", ""]
+    lines += ["def downgrade():", *_indented(downgrade), ""]
     return "\n".join(lines)
+
+
+def _indented(body: str) -> list[str]:
+    return ["    " + line if line else "" for line in body.strip("\n").splitlines()]

@@ -1,0 +1,1572 @@
+"""What `upgrade()` and `downgrade()` do, read from the reader's single `ast` parse.
+
+One frozen record per operation, in the vocabulary of Alembic's `alembic/operations/ops.py`
+(`AddColumnOp` -> `AddColumn`, ...). Nothing is imported or executed. Whatever chainlint cannot see
+through — an `op.execute` it cannot parse, connection calls, helper functions, operations under
+`if`/`for`/`try`/`with` (other than a `batch_alter_table` block), names it cannot resolve — becomes
+`Opaque`, tied to the tables it names, or to the whole schema (`tables == ()`).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Literal, Union
+
+# Stands for "not given" where Alembic distinguishes it from None (alter_column's server_default).
+Unchanged = Literal[False]
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnDef:
+    name: str
+    # The type expression as written (`sa.String(length=50)`), or None when not given.
+    type: str | None
+    nullable: bool
+    server_default: str | None
+    primary_key: bool
+    line: int = 0
+    column: int = 0
+    # Column(index=True) / Column(unique=True): an index or constraint SQLAlchemy names itself.
+    index: bool = False
+    unique: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IndexDef:
+    """An `Index(...)` inside `create_table`; name None when the naming convention decides."""
+
+    name: str | None
+    columns: tuple[str, ...]
+    unique: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConstraintDef:
+    """A unique, check or primary key constraint inside `create_table`."""
+
+    name: str | None
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignKeyDef:
+    name: str | None
+    columns: tuple[str, ...]
+    referent: str
+    referent_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CreateTable:
+    table: str
+    columns: tuple[ColumnDef, ...]
+    indexes: tuple[IndexDef, ...]
+    uniques: tuple[ConstraintDef, ...]
+    foreign_keys: tuple[ForeignKeyDef, ...]
+    primary_key: tuple[str, ...]
+    line: int
+    column: int
+    if_not_exists: bool = False
+    checks: tuple[ConstraintDef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DropTable:
+    table: str
+    line: int
+    column: int
+    if_exists: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RenameTable:
+    table: str
+    new_name: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class AddColumn:
+    table: str
+    column_def: ColumnDef
+    line: int
+    column: int
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DropColumn:
+    table: str
+    name: str
+    line: int
+    column: int
+    if_exists: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AlterColumn:
+    table: str
+    name: str
+    new_name: str | None
+    nullable: bool | None
+    type_: str | None
+    # False: not given; None: the default is dropped; else the expression as written.
+    server_default: str | Unchanged | None
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class CreateIndex:
+    table: str
+    name: str | None
+    columns: tuple[str, ...]
+    unique: bool
+    line: int
+    column: int
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DropIndex:
+    table: str | None
+    name: str
+    line: int
+    column: int
+    if_exists: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CreateUniqueConstraint:
+    table: str
+    name: str | None
+    columns: tuple[str, ...]
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class CreateForeignKey:
+    table: str
+    name: str | None
+    referent: str
+    columns: tuple[str, ...]
+    referent_columns: tuple[str, ...]
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class CreatePrimaryKey:
+    table: str
+    name: str | None
+    columns: tuple[str, ...]
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class CreateCheckConstraint:
+    table: str
+    name: str | None
+    condition: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class DropConstraint:
+    table: str
+    name: str
+    type_: str | None
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Opaque:
+    """Something that may change the schema in ways chainlint cannot see; `tables == ()` means
+    it may touch any table."""
+
+    tables: tuple[str, ...]
+    reason: str
+    line: int
+    column: int
+
+
+Operation = Union[  # noqa: UP007 (a runtime alias for isinstance and the cache's kinds)
+    CreateTable,
+    DropTable,
+    RenameTable,
+    AddColumn,
+    DropColumn,
+    AlterColumn,
+    CreateIndex,
+    DropIndex,
+    CreateUniqueConstraint,
+    CreateForeignKey,
+    CreatePrimaryKey,
+    CreateCheckConstraint,
+    DropConstraint,
+    Opaque,
+]
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationOperations:
+    upgrade: tuple[Operation, ...] = ()
+    downgrade: tuple[Operation, ...] = ()
+    has_upgrade: bool = False
+    has_downgrade: bool = False
+    # The body says nothing: only `pass`, a docstring, `...` or a bare `return`.
+    upgrade_is_empty: bool = True
+    downgrade_is_empty: bool = True
+    # The body's top level raises (an irreversible migration says so on purpose).
+    downgrade_raises: bool = False
+    # Where `def upgrade`/`def downgrade` are (0 when not defined).
+    upgrade_line: int = 0
+    downgrade_line: int = 0
+
+    def ops(self, direction: str) -> tuple[Operation, ...]:
+        return self.upgrade if direction == "upgrade" else self.downgrade
+
+
+NO_OPERATIONS = MigrationOperations()
+
+Resolver = Callable[[ast.expr], object]
+
+# Module roots whose functions never change a schema by being called at statement level.
+_HARMLESS_ROOTS = frozenset(
+    {
+        "sa",
+        "sqlalchemy",
+        "alembic",
+        "logging",
+        "logger",
+        "log",
+        "LOG",
+        "print",
+        "datetime",
+        "json",
+        "uuid",
+        "time",
+        "warnings",
+        "os",
+        "sys",
+        "re",
+        "textwrap",
+        "typing",
+        "enum",
+        "decimal",
+        "itertools",
+        "functools",
+        "collections",
+        "sqlmodel",
+    }
+)
+_BUILTINS = frozenset(
+    {
+        "print",
+        "len",
+        "range",
+        "str",
+        "int",
+        "list",
+        "dict",
+        "set",
+        "tuple",
+        "sorted",
+        "zip",
+        "enumerate",
+        "isinstance",
+        "getattr",
+        "hasattr",
+        "any",
+        "all",
+        "min",
+        "max",
+        "bool",
+        "format",
+        "repr",
+        "iter",
+        "next",
+        "map",
+        "filter",
+        "frozenset",
+        "reversed",
+        "float",
+        "super",
+        "type",
+        "id",
+        "open",
+    }
+)
+# Attribute calls that run something against the database.
+_EXECUTE_CALLS = frozenset({"execute", "exec_driver_sql", "executescript"})
+_SCHEMA_CALLS = frozenset({"create_all", "drop_all", "run_callable", "run_sync", "invoke"})
+# `op.*` calls that never change tables, columns, indexes or constraints.
+_HARMLESS_OPS = frozenset(
+    {
+        "f",
+        "get_bind",
+        "get_context",
+        "bulk_insert",
+        "inline_literal",
+        "create_table_comment",
+        "drop_table_comment",
+        "implementation_for",
+        "register_operation",
+    }
+)
+# Expression builders whose statements only touch rows.
+_DATA_BUILDERS = frozenset({"insert", "update", "delete", "select", "values", "where", "returning"})
+
+
+def read_operations(
+    module: ast.Module,
+    resolve_name: Resolver,
+    position: Callable[[ast.AST], tuple[int, int]] | None = None,
+) -> MigrationOperations:
+    """The operations of the module-level `upgrade()` and `downgrade()`; `resolve_name` gives
+    the string a Name/Attribute stands for (module constants), anything else when it cannot."""
+    functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+    helpers: set[str] = set()
+    imported: dict[str, str] = {}
+    for stmt in module.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            functions[stmt.name] = stmt
+            helpers.add(stmt.name)
+        elif isinstance(stmt, ast.ClassDef):
+            helpers.add(stmt.name)
+        elif isinstance(stmt, ast.ImportFrom):
+            for alias in stmt.names:
+                imported[alias.asname or alias.name] = stmt.module or ""
+        elif isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                bound = alias.asname or alias.name.split(".")[0]
+                imported[bound] = alias.name
+    helpers -= {"upgrade", "downgrade"}
+    reader = _BodyReader(resolve_name, position or _ast_position, helpers, imported)
+    upgrade = functions.get("upgrade")
+    downgrade = functions.get("downgrade")
+    up_ops = reader.read(upgrade) if upgrade else ()
+    down_ops = reader.read(downgrade) if downgrade else ()
+    return MigrationOperations(
+        upgrade=up_ops,
+        downgrade=down_ops,
+        has_upgrade=upgrade is not None,
+        has_downgrade=downgrade is not None,
+        upgrade_is_empty=upgrade is None or _is_empty(upgrade.body),
+        downgrade_is_empty=downgrade is None or _is_empty(downgrade.body),
+        downgrade_raises=downgrade is not None
+        and any(isinstance(stmt, ast.Raise) for stmt in downgrade.body),
+        upgrade_line=upgrade.lineno if upgrade else 0,
+        downgrade_line=downgrade.lineno if downgrade else 0,
+    )
+
+
+def _is_empty(body: Sequence[ast.stmt]) -> bool:
+    for stmt in body:
+        if isinstance(stmt, ast.Pass):
+            continue
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue
+        if isinstance(stmt, ast.Return) and stmt.value is None:
+            continue
+        return False
+    return True
+
+
+def _ast_position(node: ast.AST) -> tuple[int, int]:
+    return getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1
+
+
+def _dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
+
+
+def _root(node: ast.expr) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Call, ast.Subscript)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+class _Unreadable(Exception):
+    """An argument chainlint cannot read: the call becomes Opaque (tied to `tables`)."""
+
+    def __init__(self, reason: str, tables: tuple[str, ...] = ()) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.tables = tables
+
+
+class _Args:
+    """A call's arguments by Alembic's parameter names."""
+
+    def __init__(self, call: ast.Call, names: Sequence[str]) -> None:
+        self.values: dict[str, ast.expr] = {}
+        self.rest: list[ast.expr] = []
+        self.starred = any(isinstance(a, ast.Starred) for a in call.args) or any(
+            k.arg is None for k in call.keywords
+        )
+        for index, arg in enumerate(call.args):
+            if index < len(names):
+                self.values[names[index]] = arg
+            else:
+                self.rest.append(arg)
+        for keyword in call.keywords:
+            if keyword.arg is not None:
+                self.values[keyword.arg] = keyword.value
+
+    def get(self, name: str) -> ast.expr | None:
+        return self.values.get(name)
+
+
+class _BodyReader:
+    def __init__(
+        self,
+        resolve_name: Resolver,
+        position: Callable[[ast.AST], tuple[int, int]],
+        helpers: set[str],
+        imported: dict[str, str],
+    ) -> None:
+        self.resolve_name = resolve_name
+        self.position = position
+        self.helpers = helpers
+        self.imported = imported
+        # Strings bound by simple assignments in the function being read (`sql = "..."`).
+        self.local: dict[str, str | None] = {}
+        self.local_helpers: set[str] = set()
+
+    def read(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[Operation, ...]:
+        self.local = {}
+        self.local_helpers = {
+            stmt.name
+            for stmt in function.body
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        }
+        out: list[Operation] = []
+        for stmt in function.body:
+            out.extend(self._statement(stmt))
+        return tuple(out)
+
+    # -- statements -----------------------------------------------------------------------------
+
+    def _statement(self, stmt: ast.stmt) -> Iterator[Operation]:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            self.local_helpers.add(stmt.name)
+            return
+        if isinstance(stmt, (ast.With, ast.AsyncWith)):
+            batch = self._batch_context(stmt)
+            if batch is not None:
+                yield from batch
+                return
+        if isinstance(stmt, (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.With)) or (
+            type(stmt).__name__ in ("TryStar", "Match", "AsyncWith")
+        ):
+            yield from self._conditional(stmt)
+            return
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            target = stmt.targets[0]
+            if isinstance(target, ast.Name):
+                text = self._string(stmt.value)
+                self.local[target.id] = text
+        yield from self._calls(stmt)
+
+    def _conditional(self, stmt: ast.stmt) -> Iterator[Operation]:
+        """Each schema-changing call under control flow, as Opaque tied to its tables."""
+        kind = {
+            "If": "if",
+            "For": "for",
+            "AsyncFor": "for",
+            "While": "while",
+            "Try": "try",
+            "TryStar": "try",
+            "With": "with",
+            "AsyncWith": "with",
+            "Match": "match",
+        }.get(type(stmt).__name__, "a block")
+        for operation in self._calls(stmt, nested=True):
+            if isinstance(operation, Opaque):
+                yield operation
+            else:
+                tables = tables_of(operation)
+                reason = f"{_op_name(operation)} under `{kind}`"
+                yield Opaque(tables, reason, operation.line, operation.column)
+
+    def _calls(self, stmt: ast.AST, nested: bool = False) -> Iterator[Operation]:
+        """The operations of the calls in `stmt`, in source order; op.* call arguments are read
+        by their operation, not searched for further calls."""
+        for call in _outer_calls(stmt):
+            yield from self._call(call, nested)
+
+    def _call(self, call: ast.Call, nested: bool) -> Iterator[Operation]:
+        func = call.func
+        line, column = self.position(call)
+        if isinstance(func, ast.Attribute):
+            owner = func.value
+            if isinstance(owner, ast.Name) and owner.id == "op":
+                yield from self._op(func.attr, call, line, column)
+                return
+            if isinstance(owner, ast.Call) and _dotted(owner.func) in ("op.get_bind",):
+                if func.attr in _EXECUTE_CALLS:
+                    yield from self._execute(call, line, column, f"get_bind().{func.attr}")
+                return
+            if func.attr in _EXECUTE_CALLS:
+                yield from self._execute(call, line, column, f"{_dotted(func) or func.attr}")
+                return
+            if func.attr in _SCHEMA_CALLS:
+                yield Opaque((), f"`{_dotted(func) or func.attr}(...)` call", line, column)
+                return
+            if func.attr in ("create", "drop") and call.args:
+                yield Opaque((), f"`{_dotted(func) or func.attr}(...)` call", line, column)
+                return
+            root = _root(func)
+            if root in self.helpers or root in self.local_helpers:
+                yield Opaque((), f"calls helper `{_dotted(func) or root}`", line, column)
+                return
+            if root in self.imported and not _harmless_module(self.imported[root]):
+                yield Opaque((), f"calls `{_dotted(func) or root}`", line, column)
+            # Other attribute calls (`sa.table(...)`, `logger.info(...)`) change nothing.
+            return
+        if isinstance(func, ast.Name):
+            name = func.id
+            if name in self.helpers or name in self.local_helpers:
+                yield Opaque((), f"calls helper function `{name}()`", line, column)
+            elif name in self.imported:
+                if not _harmless_module(self.imported[name]):
+                    yield Opaque((), f"calls `{name}()` from {self.imported[name]}", line, column)
+            elif name not in _BUILTINS and name not in self.local:
+                yield Opaque((), f"calls `{name}()`, defined elsewhere", line, column)
+            return
+        yield Opaque((), "a computed call", line, column)
+
+    # -- op.* ---------------------------------------------------------------------------------
+
+    def _op(
+        self, name: str, call: ast.Call, line: int, column: int, batch: str | None = None
+    ) -> Iterator[Operation]:
+        if name in _HARMLESS_OPS:
+            return
+        if name == "execute":
+            yield from self._execute(call, line, column, "op.execute" if not batch else "execute")
+            return
+        builder = _BATCH_BUILDERS.get(name) if batch is not None else _OP_BUILDERS.get(name)
+        if builder is None:
+            table = None if batch is None else batch
+            tables: tuple[str, ...] = (table,) if table else ()
+            yield Opaque(tables, f"`{'batch_op' if batch else 'op'}.{name}`", line, column)
+            return
+        try:
+            yield from builder(self, call, line, column, batch)
+        except _Unreadable as exc:
+            tables = exc.tables or ((batch,) if batch else ())
+            yield Opaque(
+                tables, f"`{'batch_op' if batch else 'op'}.{name}`: {exc.reason}", line, column
+            )
+
+    def _batch_context(self, stmt: ast.With | ast.AsyncWith) -> list[Operation] | None:
+        if len(stmt.items) != 1:
+            return None
+        item = stmt.items[0]
+        call = item.context_expr
+        if not (isinstance(call, ast.Call) and _dotted(call.func) == "op.batch_alter_table"):
+            return None
+        line, column = self.position(call)
+        args = _Args(call, ("table_name", "schema"))
+        try:
+            table = self._table(args, "table_name", "schema")
+        except _Unreadable as exc:
+            return [Opaque(exc.tables, f"op.batch_alter_table: {exc.reason}", line, column)]
+        alias = item.optional_vars.id if isinstance(item.optional_vars, ast.Name) else None
+        out: list[Operation] = []
+        for inner in stmt.body:
+            if (
+                alias is not None
+                and isinstance(inner, ast.Expr)
+                and isinstance(inner.value, ast.Call)
+                and isinstance(inner.value.func, ast.Attribute)
+                and isinstance(inner.value.func.value, ast.Name)
+                and inner.value.func.value.id == alias
+            ):
+                call_line, call_column = self.position(inner.value)
+                out.extend(
+                    self._op(inner.value.func.attr, inner.value, call_line, call_column, table)
+                )
+            elif isinstance(inner, (ast.If, ast.For, ast.While, ast.Try, ast.With)):
+                for operation in self._statement(inner):
+                    if isinstance(operation, Opaque) and not operation.tables:
+                        out.append(operation)
+                    else:
+                        out.append(
+                            Opaque(
+                                (*tables_of(operation), table),
+                                "batch operation under control flow",
+                                operation.line,
+                                operation.column,
+                            )
+                        )
+                if alias is not None and any(
+                    isinstance(n, ast.Name) and n.id == alias for n in ast.walk(inner)
+                ):
+                    iline, icolumn = self.position(inner)
+                    out.append(
+                        Opaque((table,), "batch operation under control flow", iline, icolumn)
+                    )
+            else:
+                out.extend(self._statement(inner))
+        return out
+
+    # -- argument readers ---------------------------------------------------------------------
+
+    def _string(self, node: ast.expr | None) -> str | None:
+        """The string an expression stands for, or None."""
+        if node is None:
+            return None
+        if isinstance(node, ast.Constant):
+            return node.value if isinstance(node.value, str) else None
+        if isinstance(node, ast.Call) and node.args and not node.keywords:
+            name = _dotted(node.func)
+            if name is not None and name.rsplit(".", 1)[-1] in ("f", "text", "quoted_name", "conv"):
+                return self._string(node.args[0])
+            return None
+        if isinstance(node, ast.Name) and node.id in self.local:
+            return self.local[node.id]
+        if isinstance(node, ast.JoinedStr):
+            parts = []
+            for value in node.values:
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    parts.append(value.value)
+                elif (
+                    isinstance(value, ast.FormattedValue)
+                    and value.conversion == -1
+                    and value.format_spec is None
+                ):
+                    text = self._string(value.value)
+                    if text is None:
+                        return None
+                    parts.append(text)
+                else:
+                    return None
+            return "".join(parts)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left, right = self._string(node.left), self._string(node.right)
+            return left + right if left is not None and right is not None else None
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            resolved = self.resolve_name(node)
+            return resolved if isinstance(resolved, str) else None
+        return None
+
+    def _required(self, args: _Args, name: str, tables: tuple[str, ...] = ()) -> str:
+        node = args.get(name)
+        value = self._string(node)
+        if value is None:
+            what = ast.unparse(node) if node is not None else "missing"
+            raise _Unreadable(f"{name} `{_short(what)}` cannot be resolved", tables)
+        return value
+
+    def _optional_name(self, args: _Args, name: str, tables: tuple[str, ...] = ()) -> str | None:
+        node = args.get(name)
+        if node is None or (isinstance(node, ast.Constant) and node.value is None):
+            return None
+        return self._required(args, name, tables)
+
+    def _table(self, args: _Args, name: str, schema_arg: str = "schema") -> str:
+        if args.starred:
+            raise _Unreadable("arguments passed with * or **")
+        table = self._required(args, name)
+        schema = self._optional_name(args, schema_arg, (table,))
+        return f"{schema}.{table}" if schema else table
+
+    def _names(self, node: ast.expr | None, tables: tuple[str, ...]) -> tuple[str, ...]:
+        if node is None:
+            return ()
+        if isinstance(node, (ast.List, ast.Tuple)):
+            out = []
+            for elt in node.elts:
+                text = self._string(elt)
+                out.append(text if text is not None else ast.unparse(elt))
+            return tuple(out)
+        text = self._string(node)
+        if text is not None:
+            return (text,)
+        raise _Unreadable(f"columns `{_short(ast.unparse(node))}` cannot be resolved", tables)
+
+    def _flag(self, node: ast.expr | None, default: bool) -> bool | None:
+        if node is None:
+            return default
+        if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+            return node.value
+        return None
+
+    def _column(self, node: ast.expr, table: str) -> ColumnDef:
+        if not (
+            isinstance(node, ast.Call) and (_dotted(node.func) or "").rsplit(".", 1)[-1] == "Column"
+        ):
+            raise _Unreadable(
+                f"column `{_short(ast.unparse(node))}` is not a Column(...)", (table,)
+            )
+        line, column = self.position(node)
+        keywords = {k.arg: k.value for k in node.keywords if k.arg is not None}
+        if any(k.arg is None for k in node.keywords) or any(
+            isinstance(a, ast.Starred) for a in node.args
+        ):
+            raise _Unreadable("Column(...) with * or ** arguments", (table,))
+        positional = list(node.args)
+        name_node = keywords.get("name")
+        if name_node is None and positional:
+            name_node = positional.pop(0)
+        name = self._string(name_node)
+        if name is None:
+            raise _Unreadable("a column name cannot be resolved", (table,))
+        type_node = keywords.get("type_")
+        if type_node is None and positional and not _is_schema_item(positional[0]):
+            type_node = positional[0]
+        primary_key = self._flag(keywords.get("primary_key"), False) is True
+        nullable = self._flag(keywords.get("nullable"), not primary_key)
+        default = keywords.get("server_default")
+        server_default = (
+            None
+            if default is None or (isinstance(default, ast.Constant) and default.value is None)
+            else ast.unparse(default)
+        )
+        return ColumnDef(
+            name=name,
+            type=ast.unparse(type_node) if type_node is not None else None,
+            # An unreadable `nullable=` is taken as nullable: no rule claims NOT NULL then.
+            nullable=True if nullable is None else nullable,
+            server_default=server_default,
+            primary_key=primary_key,
+            line=line,
+            column=column,
+            index=self._flag(keywords.get("index"), False) is True,
+            unique=self._flag(keywords.get("unique"), False) is True,
+        )
+
+    # -- op.execute ---------------------------------------------------------------------------
+
+    def _execute(self, call: ast.Call, line: int, column: int, what: str) -> Iterator[Operation]:
+        node = call.args[0] if call.args else None
+        if node is None:
+            for keyword in call.keywords:
+                if keyword.arg in ("sqltext", "statement", "sql"):
+                    node = keyword.value
+        if node is None:
+            yield Opaque((), f"{what}() without a statement", line, column)
+            return
+        text = self._string(node)
+        if text is None:
+            if _is_data_statement(node):
+                return
+            yield Opaque((), f"{what}({_short(ast.unparse(node))})", line, column)
+            return
+        yield from _read_sql(text, line, column, what)
+
+    # -- builders (Alembic's parameter names) --------------------------------------------------
+
+    def _create_table(
+        self, call: ast.Call, line: int, column: int, batch: str | None
+    ) -> Iterator[Operation]:
+        args = _Args(call, ("table_name",))
+        if any(isinstance(a, ast.Starred) for a in call.args):
+            table = self._string(call.args[0]) if call.args else None
+            raise _Unreadable("columns passed with *", (table,) if table else ())
+        table = self._table(args, "table_name")
+        columns: list[ColumnDef] = []
+        indexes: list[IndexDef] = []
+        uniques: list[ConstraintDef] = []
+        checks: list[ConstraintDef] = []
+        foreign_keys: list[ForeignKeyDef] = []
+        primary_key: list[str] = []
+        for item in args.rest:
+            kind = (
+                (_dotted(item.func) or "").rsplit(".", 1)[-1] if isinstance(item, ast.Call) else ""
+            )
+            if kind == "Column":
+                definition = self._column(item, table)
+                columns.append(definition)
+                if definition.primary_key:
+                    primary_key.append(definition.name)
+                assert isinstance(item, ast.Call)
+                for arg in item.args:
+                    if isinstance(arg, ast.Call) and (_dotted(arg.func) or "").endswith(
+                        "ForeignKey"
+                    ):
+                        target = self._string(arg.args[0]) if arg.args else None
+                        if target:
+                            ref_table, _, ref_column = target.rpartition(".")
+                            foreign_keys.append(
+                                ForeignKeyDef(
+                                    self._keyword_name(arg),
+                                    (definition.name,),
+                                    ref_table,
+                                    (ref_column,),
+                                )
+                            )
+                continue
+            assert isinstance(item, ast.Call) or kind == ""
+            if kind == "PrimaryKeyConstraint":
+                assert isinstance(item, ast.Call)
+                primary_key = list(self._constraint_columns(item, table))
+            elif kind == "UniqueConstraint":
+                assert isinstance(item, ast.Call)
+                uniques.append(
+                    ConstraintDef(self._keyword_name(item), self._constraint_columns(item, table))
+                )
+            elif kind == "CheckConstraint":
+                assert isinstance(item, ast.Call)
+                checks.append(ConstraintDef(self._keyword_name(item), ()))
+            elif kind == "ForeignKeyConstraint":
+                assert isinstance(item, ast.Call)
+                local = self._names(item.args[0] if item.args else None, (table,))
+                remote = self._names(item.args[1] if len(item.args) > 1 else None, (table,))
+                referent = remote[0].rpartition(".")[0] if remote else ""
+                foreign_keys.append(
+                    ForeignKeyDef(
+                        self._keyword_name(item),
+                        local,
+                        referent,
+                        tuple(r.rpartition(".")[2] for r in remote),
+                    )
+                )
+            elif kind == "Index":
+                assert isinstance(item, ast.Call)
+                index_name = self._string(item.args[0]) if item.args else None
+                cols = tuple(
+                    self._string(a) or ast.unparse(a)
+                    for a in item.args[1:]
+                    if not isinstance(a, ast.Starred)
+                )
+                unique = self._flag(
+                    next((k.value for k in item.keywords if k.arg == "unique"), None), False
+                )
+                indexes.append(IndexDef(index_name, cols, unique is True))
+            else:
+                raise _Unreadable(f"table item `{_short(ast.unparse(item))}`", (table,))
+        yield CreateTable(
+            table,
+            tuple(columns),
+            tuple(indexes),
+            tuple(uniques),
+            tuple(foreign_keys),
+            tuple(primary_key),
+            line,
+            column,
+            self._flag(args.get("if_not_exists"), False) is True,
+            tuple(checks),
+        )
+
+    def _keyword_name(self, call: ast.Call) -> str | None:
+        for keyword in call.keywords:
+            if keyword.arg == "name":
+                return self._string(keyword.value)
+        return None
+
+    def _constraint_columns(self, call: ast.Call, table: str) -> tuple[str, ...]:
+        out = []
+        for arg in call.args:
+            text = self._string(arg)
+            if text is None:
+                raise _Unreadable("constraint columns cannot be resolved", (table,))
+            out.append(text)
+        return tuple(out)
+
+    def _drop_table(
+        self, call: ast.Call, line: int, column: int, batch: str | None
+    ) -> Iterator[Operation]:
+        args = _Args(call, ("table_name",))
+        table = self._table(args, "table_name")
+        yield DropTable(table, line, column, self._flag(args.get("if_exists"), False) is True)
+
+    def _rename_table(
+        self, call: ast.Call, line: int, column: int, batch: str | None
+    ) -> Iterator[Operation]:
+        args = _Args(call, ("old_table_name", "new_table_name"))
+        table = self._table(args, "old_table_name")
+        new = self._required(args, "new_table_name", (table,))
+        schema = self._optional_name(args, "schema", (table,))
+        yield RenameTable(table, f"{schema}.{new}" if schema else new, line, column)
+
+    def _batch_table(self, args: _Args, batch: str | None, name: str = "table_name") -> str:
+        return batch if batch is not None else self._table(args, name)
+
+    def _add_column(
+        self, call: ast.Call, line: int, column: int, batch: str | None
+    ) -> Iterator[Operation]:
+        args = _Args(call, ("column",) if batch else ("table_name", "column"))
+        table = self._batch_table(args, batch)
+        node = args.get("column")
+        if node is None:
+            raise _Unreadable("no column", (table,))
+        yield AddColumn(
+            table,
+            self._column(node, table),
+            line,
+            column,
+            self._flag(args.get("if_not_exists"), False) is True,
+        )
+
+    def _drop_column(
+        self, call: ast.Call, line: int, column: int, batch: str | None
+    ) -> Iterator[Operation]:
+        args = _Args(call, ("column_name",) if batch else ("table_name", "column_name"))
+        table = self._batch_table(args, batch)
+        yield DropColumn(
+            table,
+            self._required(args, "column_name", (table,)),
+            line,
+            column,
+            self._flag(args.get("if_exists"), False) is True,
+        )
+
+    def _alter_column(
+        self, call: ast.Call, line: int, column: int, batch: str | None
+    ) -> Iterator[Operation]:
+        args = _Args(call, ("column_name",) if batch else ("table_name", "column_name"))
+        table = self._batch_table(args, batch)
+        name = self._required(args, "column_name", (table,))
+        new_name = self._optional_name(args, "new_column_name", (table,))
+        nullable_node = args.get("nullable")
+        nullable = None if nullable_node is None else self._flag(nullable_node, True)
+        if nullable_node is not None and nullable is None:
+            raise _Unreadable("nullable cannot be read", (table,))
+        type_node = args.get("type_")
+        default_node = args.get("server_default")
+        server_default: str | Unchanged | None
+        if default_node is None or (
+            isinstance(default_node, ast.Constant) and default_node.value is False
+        ):
+            server_default = False
+        elif isinstance(default_node, ast.Constant) and default_node.value is None:
+            server_default = None
+        else:
+            server_default = ast.unparse(default_node)
+        yield AlterColumn(
+            table,
+            name,
+            new_name,
+            nullable,
+            ast.unparse(type_node) if type_node is not None else None,
+            server_default,
+            line,
+            column,
+        )
+
+    def _create_index(
+        self, call: ast.Call, line: int, column: int, batch: str | None
+    ) -> Iterator[Operation]:
+        names = ("index_name", "columns") if batch else ("index_name", "table_name", "columns")
+        args = _Args(call, names)
+        table = self._batch_table(args, batch)
+        unique = self._flag(args.get("unique"), False)
+        yield CreateIndex(
+            table,
+            self._optional_name(args, "index_name", (table,)),
+            self._names(args.get("columns"), (table,)),
+            unique is True,
+            line,
+            column,
+            self._flag(args.get("if_not_exists"), False) is True,
+        )
+
+    def _drop_index(
+        self, call: ast.Call, line: int, column: int, batch: str | None
+    ) -> Iterator[Operation]:
+        args = _Args(call, ("index_name",) if batch else ("index_name", "table_name"))
+        if batch is not None:
+            table: str | None = batch
+        elif args.get("table_name") is not None:
+            table = self._table(args, "table_name")
+        else:
+            table = None
+        name = self._required(args, "index_name", (table,) if table else ())
+        if table is None:
+            schema = self._optional_name(args, "schema")
+            name = f"{schema}.{name}" if schema else name
+        yield DropIndex(table, name, line, column, self._flag(args.get("if_exists"), False) is True)
+
+    def _create_unique(
+        self, call: ast.Call, line: int, column: int, batch: str | None
+    ) -> Iterator[Operation]:
+        names = (
+            ("constraint_name", "columns")
+            if batch
+            else ("constraint_name", "table_name", "columns")
+        )
+        args = _Args(call, names)
+        table = self._batch_table(args, batch)
+        yield CreateUniqueConstraint(
+            table,
+            self._optional_name(args, "constraint_name", (table,)),
+            self._names(args.get("columns"), (table,)),
+            line,
+            column,
+        )
+
+    def _create_foreign_key(
+        self, call: ast.Call, line: int, column: int, batch: str | None
+    ) -> Iterator[Operation]:
+        names = (
+            ("constraint_name", "referent_table", "local_cols", "remote_cols")
+            if batch
+            else ("constraint_name", "source_table", "referent_table", "local_cols", "remote_cols")
+        )
+        args = _Args(call, names)
+        table = self._batch_table(args, batch, "source_table")
+        if batch is None and args.get("source_schema") is not None:
+            schema = self._required(args, "source_schema", ())
+            table = f"{schema}.{self._required(args, 'source_table')}"
+        referent = self._required(args, "referent_table", (table,))
+        referent_schema = self._optional_name(args, "referent_schema", (table,))
+        yield CreateForeignKey(
+            table,
+            self._optional_name(args, "constraint_name", (table,)),
+            f"{referent_schema}.{referent}" if referent_schema else referent,
+            self._names(args.get("local_cols"), (table,)),
+            self._names(args.get("remote_cols"), (table,)),
+            line,
+            column,
+        )
+
+    def _create_primary_key(
+        self, call: ast.Call, line: int, column: int, batch: str | None
+    ) -> Iterator[Operation]:
+        names = (
+            ("constraint_name", "columns")
+            if batch
+            else ("constraint_name", "table_name", "columns")
+        )
+        args = _Args(call, names)
+        table = self._batch_table(args, batch)
+        yield CreatePrimaryKey(
+            table,
+            self._optional_name(args, "constraint_name", (table,)),
+            self._names(args.get("columns"), (table,)),
+            line,
+            column,
+        )
+
+    def _create_check(
+        self, call: ast.Call, line: int, column: int, batch: str | None
+    ) -> Iterator[Operation]:
+        names = (
+            ("constraint_name", "condition")
+            if batch
+            else ("constraint_name", "table_name", "condition")
+        )
+        args = _Args(call, names)
+        table = self._batch_table(args, batch)
+        condition = args.get("condition")
+        yield CreateCheckConstraint(
+            table,
+            self._optional_name(args, "constraint_name", (table,)),
+            ast.unparse(condition) if condition is not None else "",
+            line,
+            column,
+        )
+
+    def _drop_constraint(
+        self, call: ast.Call, line: int, column: int, batch: str | None
+    ) -> Iterator[Operation]:
+        names = (
+            ("constraint_name", "type_") if batch else ("constraint_name", "table_name", "type_")
+        )
+        args = _Args(call, names)
+        table = self._batch_table(args, batch)
+        yield DropConstraint(
+            table,
+            self._required(args, "constraint_name", (table,)),
+            self._optional_name(args, "type_", (table,)),
+            line,
+            column,
+        )
+
+
+_Builder = Callable[[_BodyReader, ast.Call, int, int, "str | None"], Iterator[Operation]]
+
+_OP_BUILDERS: dict[str, _Builder] = {
+    "create_table": _BodyReader._create_table,
+    "drop_table": _BodyReader._drop_table,
+    "rename_table": _BodyReader._rename_table,
+    "add_column": _BodyReader._add_column,
+    "drop_column": _BodyReader._drop_column,
+    "alter_column": _BodyReader._alter_column,
+    "create_index": _BodyReader._create_index,
+    "drop_index": _BodyReader._drop_index,
+    "create_unique_constraint": _BodyReader._create_unique,
+    "create_foreign_key": _BodyReader._create_foreign_key,
+    "create_primary_key": _BodyReader._create_primary_key,
+    "create_check_constraint": _BodyReader._create_check,
+    "drop_constraint": _BodyReader._drop_constraint,
+}
+_BATCH_BUILDERS: dict[str, _Builder] = {
+    name: builder
+    for name, builder in _OP_BUILDERS.items()
+    if name not in ("create_table", "drop_table", "rename_table")
+}
+
+
+def _outer_calls(node: ast.AST) -> Iterator[ast.Call]:
+    """Calls in source order, not descending into a call's own arguments (`op.add_column(...,
+    sa.Column(...))` is one call) nor into nested function bodies; the callee chain is searched
+    (`op.get_bind().execute(...)` is one call)."""
+    if isinstance(node, ast.Call):
+        yield node
+        return
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+        return
+    for child in ast.iter_child_nodes(node):
+        yield from _outer_calls(child)
+
+
+def _is_schema_item(node: ast.expr) -> bool:
+    name = (_dotted(node.func) or "") if isinstance(node, ast.Call) else ""
+    return name.rsplit(".", 1)[-1] in ("ForeignKey", "Sequence", "Identity", "Computed") or (
+        name.endswith("Constraint")
+    )
+
+
+def _is_data_statement(node: ast.expr) -> bool:
+    """`table.update().where(...)`, `sa.insert(t).values(...)`: statements that touch rows."""
+    current: ast.expr = node
+    while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
+        if current.func.attr in _DATA_BUILDERS:
+            return True
+        current = current.func.value
+    if isinstance(current, ast.Call):
+        name = _dotted(current.func) or ""
+        return name.rsplit(".", 1)[-1] in _DATA_BUILDERS
+    return False
+
+
+def _harmless_module(module: str) -> bool:
+    return module.split(".")[0] in _HARMLESS_ROOTS
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _op_name(operation: Operation) -> str:
+    name = type(operation).__name__
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+def tables_of(operation: Operation) -> tuple[str, ...]:
+    """The tables an operation names (both names for a rename)."""
+    if isinstance(operation, Opaque):
+        return operation.tables
+    if isinstance(operation, RenameTable):
+        return (operation.table, operation.new_name)
+    table = operation.table
+    return (table,) if table else ()
+
+
+# -- plain SQL through sqlglot ----------------------------------------------------------------
+
+_SQLGLOT: Any = None
+
+
+def _sqlglot() -> Any:
+    global _SQLGLOT
+    if _SQLGLOT is None:
+        import logging
+
+        logging.getLogger("sqlglot").setLevel(logging.CRITICAL)
+        import sqlglot
+        from sqlglot import exp
+
+        _SQLGLOT = (sqlglot, exp)
+    return _SQLGLOT
+
+
+def _read_sql(text: str, line: int, column: int, what: str) -> Iterator[Operation]:
+    if not text.strip():
+        return
+    sqlglot, exp = _sqlglot()
+    statements = None
+    for dialect in (None, "postgres", "mysql"):
+        try:
+            statements = sqlglot.parse(text, read=dialect)
+            break
+        except Exception:  # sqlglot raises many kinds; any failure means "cannot read"
+            continue
+    if statements is None:
+        yield Opaque((), f"{what} with SQL chainlint cannot parse", line, column)
+        return
+    for statement in statements:
+        if statement is None:
+            continue
+        try:
+            yield from _sql_statement(statement, exp, line, column, what)
+        except Exception:
+            yield Opaque(
+                _sql_tables(statement, exp), f"{what} with SQL chainlint cannot read", line, column
+            )
+
+
+def _sql_name(table: Any) -> str:
+    schema = table.args.get("db")
+    name = table.name
+    return f"{schema.name}.{name}" if schema is not None and schema.name else name
+
+
+def _sql_tables(statement: Any, exp: Any) -> tuple[str, ...]:
+    names = []
+    for table in statement.find_all(exp.Table):
+        if table.name:
+            names.append(_sql_name(table))
+    return tuple(dict.fromkeys(names))
+
+
+def _sql_statement(
+    statement: Any, exp: Any, line: int, column: int, what: str
+) -> Iterator[Operation]:
+    if isinstance(statement, (exp.Insert, exp.Update, exp.Delete, exp.Select, exp.Merge)):
+        return
+    if isinstance(statement, (exp.Comment, exp.Set, exp.Transaction, exp.Commit)):
+        return
+    kind = str(statement.args.get("kind") or "").upper()
+    if isinstance(statement, exp.Create) and kind == "TABLE":
+        schema = statement.this
+        if not isinstance(schema, exp.Schema) or statement.expression is not None:
+            yield Opaque(_sql_tables(statement, exp), f"{what}: CREATE TABLE AS", line, column)
+            return
+        table = _sql_name(schema.this)
+        columns = []
+        primary: list[str] = []
+        uniques = []
+        for item in schema.expressions:
+            if isinstance(item, exp.ColumnDef):
+                constraints = [c.args.get("kind") for c in item.constraints]
+                is_pk = any(isinstance(c, exp.PrimaryKeyColumnConstraint) for c in constraints)
+                not_null = any(isinstance(c, exp.NotNullColumnConstraint) for c in constraints)
+                default = next(
+                    (
+                        c.this.sql()
+                        for c in constraints
+                        if isinstance(c, exp.DefaultColumnConstraint)
+                    ),
+                    None,
+                )
+                kind_node = item.args.get("kind")
+                columns.append(
+                    ColumnDef(
+                        item.name,
+                        kind_node.sql() if kind_node is not None else None,
+                        not (not_null or is_pk),
+                        default,
+                        is_pk,
+                        line,
+                        column,
+                    )
+                )
+                if is_pk:
+                    primary.append(item.name)
+            elif isinstance(item, exp.PrimaryKey):
+                primary = [e.name for e in item.expressions]
+            elif isinstance(item, exp.UniqueColumnConstraint):
+                names = item.this.expressions if isinstance(item.this, exp.Schema) else []
+                uniques.append(ConstraintDef(None, tuple(e.name for e in names)))
+            else:
+                yield Opaque(
+                    (table,), f"{what}: CREATE TABLE item chainlint cannot read", line, column
+                )
+                return
+        yield CreateTable(
+            table,
+            tuple(columns),
+            (),
+            tuple(uniques),
+            (),
+            tuple(primary),
+            line,
+            column,
+            bool(statement.args.get("exists")),
+        )
+        return
+    if isinstance(statement, exp.Create) and kind == "INDEX":
+        index = statement.this
+        table_node = index.args.get("table")
+        params = index.args.get("params")
+        cols = tuple(
+            (o.this.name if isinstance(o.this, exp.Column) else o.sql())
+            for o in (params.args.get("columns") or [] if params is not None else [])
+        )
+        yield CreateIndex(
+            _sql_name(table_node),
+            index.name,
+            cols,
+            bool(statement.args.get("unique")),
+            line,
+            column,
+            bool(statement.args.get("exists")),
+        )
+        return
+    if isinstance(statement, exp.Create) and kind in ("VIEW", "FUNCTION", "PROCEDURE", "TRIGGER"):
+        return
+    if isinstance(statement, exp.Drop) and kind == "TABLE":
+        for table in statement.args.get("tables") or []:
+            yield DropTable(_sql_name(table), line, column, bool(statement.args.get("exists")))
+        return
+    if isinstance(statement, exp.Drop) and kind == "INDEX":
+        for index in statement.args.get("tables") or []:
+            yield DropIndex(
+                None, _sql_name(index), line, column, bool(statement.args.get("exists"))
+            )
+        return
+    if isinstance(statement, exp.Drop) and kind in ("VIEW", "FUNCTION", "PROCEDURE", "TRIGGER"):
+        return
+    if isinstance(statement, exp.Alter) and kind == "TABLE":
+        table = _sql_name(statement.this)
+        for action in statement.args.get("actions") or []:
+            if isinstance(action, exp.ColumnDef):
+                constraints = [c.args.get("kind") for c in action.constraints]
+                not_null = any(isinstance(c, exp.NotNullColumnConstraint) for c in constraints)
+                default = next(
+                    (
+                        c.this.sql()
+                        for c in constraints
+                        if isinstance(c, exp.DefaultColumnConstraint)
+                    ),
+                    None,
+                )
+                kind_node = action.args.get("kind")
+                yield AddColumn(
+                    table,
+                    ColumnDef(
+                        action.name,
+                        kind_node.sql() if kind_node is not None else None,
+                        not not_null,
+                        default,
+                        False,
+                        line,
+                        column,
+                    ),
+                    line,
+                    column,
+                )
+            elif isinstance(action, exp.Drop) and str(action.args.get("kind")).upper() == "COLUMN":
+                for dropped in action.args.get("tables") or []:
+                    yield DropColumn(
+                        table, dropped.name, line, column, bool(action.args.get("exists"))
+                    )
+            elif isinstance(action, exp.RenameColumn):
+                yield AlterColumn(
+                    table, action.this.name, action.args["to"].name, None, None, False, line, column
+                )
+            elif isinstance(action, exp.AlterRename):
+                yield RenameTable(table, _sql_name(action.this), line, column)
+            else:
+                yield Opaque((table,), f"{what}: ALTER TABLE {table} ...", line, column)
+        return
+    yield Opaque(
+        _sql_tables(statement, exp), f"{what} with SQL chainlint does not model", line, column
+    )
+
+
+# -- plain-JSON form for the read cache ---------------------------------------------------------
+
+_KINDS: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (
+        CreateTable,
+        DropTable,
+        RenameTable,
+        AddColumn,
+        DropColumn,
+        AlterColumn,
+        CreateIndex,
+        DropIndex,
+        CreateUniqueConstraint,
+        CreateForeignKey,
+        CreatePrimaryKey,
+        CreateCheckConstraint,
+        DropConstraint,
+        Opaque,
+    )
+}
+_NESTED: dict[str, type[Any]] = {
+    "ColumnDef": ColumnDef,
+    "IndexDef": IndexDef,
+    "ConstraintDef": ConstraintDef,
+    "ForeignKeyDef": ForeignKeyDef,
+}
+
+
+def _value_out(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_value_out(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return [type(value).__name__, *(_value_out(getattr(value, f.name)) for f in fields(value))]
+    return value
+
+
+def dump_operations(ops: MigrationOperations) -> list[Any]:
+    """Plain JSON data: [flags, lines, [upgrade ops], [downgrade ops]]; each op is
+    [kind, *fields] in the dataclass's field order."""
+    return [
+        [
+            ops.has_upgrade,
+            ops.has_downgrade,
+            ops.upgrade_is_empty,
+            ops.downgrade_is_empty,
+            ops.downgrade_raises,
+        ],
+        [ops.upgrade_line, ops.downgrade_line],
+        [_value_out(op) for op in ops.upgrade],
+        [_value_out(op) for op in ops.downgrade],
+    ]
+
+
+# The declared type of every field, checked on load.
+_FieldCheck = Callable[[Any], Any]
+
+
+def _check(kind: str) -> _FieldCheck:
+    def check(value: Any) -> Any:
+        ok = {
+            "str": type(value) is str,
+            "str?": value is None or type(value) is str,
+            "int": type(value) is int,
+            "bool": type(value) is bool,
+            "bool?": value is None or type(value) is bool,
+            "default": value is None or value is False or type(value) is str,
+        }[kind]
+        if not ok:
+            raise ValueError(f"expected {kind}, got {type(value).__name__}")
+        return value
+
+    return check
+
+
+def _tuple_of(item: _FieldCheck) -> _FieldCheck:
+    def check(value: Any) -> Any:
+        if type(value) is not list:
+            raise ValueError("expected a list")
+        return tuple(item(v) for v in value)
+
+    return check
+
+
+def _record(name: str) -> _FieldCheck:
+    def check(value: Any) -> Any:
+        return _load_record(value, _NESTED if name in _NESTED else _KINDS, name)
+
+    return check
+
+
+_STR, _OPT, _INT, _BOOL = _check("str"), _check("str?"), _check("int"), _check("bool")
+_NAMES = _tuple_of(_STR)
+_SCHEMAS: dict[str, tuple[_FieldCheck, ...]] = {
+    "ColumnDef": (_STR, _OPT, _BOOL, _OPT, _BOOL, _INT, _INT, _BOOL, _BOOL),
+    "IndexDef": (_OPT, _NAMES, _BOOL),
+    "ConstraintDef": (_OPT, _NAMES),
+    "ForeignKeyDef": (_OPT, _NAMES, _STR, _NAMES),
+    "CreateTable": (
+        _STR,
+        _tuple_of(_record("ColumnDef")),
+        _tuple_of(_record("IndexDef")),
+        _tuple_of(_record("ConstraintDef")),
+        _tuple_of(_record("ForeignKeyDef")),
+        _NAMES,
+        _INT,
+        _INT,
+        _BOOL,
+        _tuple_of(_record("ConstraintDef")),
+    ),
+    "DropTable": (_STR, _INT, _INT, _BOOL),
+    "RenameTable": (_STR, _STR, _INT, _INT),
+    "AddColumn": (_STR, _record("ColumnDef"), _INT, _INT, _BOOL),
+    "DropColumn": (_STR, _STR, _INT, _INT, _BOOL),
+    "AlterColumn": (
+        _STR,
+        _STR,
+        _OPT,
+        _check("bool?"),
+        _OPT,
+        _check("default"),
+        _INT,
+        _INT,
+    ),
+    "CreateIndex": (_STR, _OPT, _NAMES, _BOOL, _INT, _INT, _BOOL),
+    "DropIndex": (_OPT, _STR, _INT, _INT, _BOOL),
+    "CreateUniqueConstraint": (_STR, _OPT, _NAMES, _INT, _INT),
+    "CreateForeignKey": (_STR, _OPT, _STR, _NAMES, _NAMES, _INT, _INT),
+    "CreatePrimaryKey": (_STR, _OPT, _NAMES, _INT, _INT),
+    "CreateCheckConstraint": (_STR, _OPT, _STR, _INT, _INT),
+    "DropConstraint": (_STR, _STR, _OPT, _INT, _INT),
+    "Opaque": (_NAMES, _STR, _INT, _INT),
+}
+
+
+def _load_record(value: Any, kinds: dict[str, type[Any]], expected: str | None = None) -> Any:
+    if type(value) is not list or not value or type(value[0]) is not str:
+        raise ValueError("expected [kind, *fields]")
+    kind, *cells = value
+    if kind not in kinds or (expected is not None and kind != expected):
+        raise ValueError(f"unknown operation kind {kind!r}")
+    checks = _SCHEMAS[kind]
+    if len(cells) != len(checks):
+        raise ValueError(f"{kind}: expected {len(checks)} fields, got {len(cells)}")
+    return kinds[kind](*(check(cell) for check, cell in zip(checks, cells, strict=True)))
+
+
+def load_operations(data: Any) -> MigrationOperations:
+    """The inverse of dump_operations; raises ValueError on any shape it did not write."""
+    if type(data) is not list or len(data) != 4:
+        raise ValueError("expected a list of 4")
+    flags, lines, upgrade, downgrade = data
+    if type(flags) is not list or len(flags) != 5 or any(type(f) is not bool for f in flags):
+        raise ValueError("expected 5 booleans")
+    if type(lines) is not list or len(lines) != 2 or any(type(n) is not int for n in lines):
+        raise ValueError("expected 2 line numbers")
+    if type(upgrade) is not list or type(downgrade) is not list:
+        raise ValueError("expected lists of operations")
+    try:
+        return MigrationOperations(
+            tuple(_load_record(op, _KINDS) for op in upgrade),
+            tuple(_load_record(op, _KINDS) for op in downgrade),
+            *flags,
+            *lines,
+        )
+    except RecursionError as exc:
+        raise ValueError("nested too deeply") from exc
+
+
+__all__ = [
+    "NO_OPERATIONS",
+    "AddColumn",
+    "AlterColumn",
+    "ColumnDef",
+    "ConstraintDef",
+    "CreateCheckConstraint",
+    "CreateForeignKey",
+    "CreateIndex",
+    "CreatePrimaryKey",
+    "CreateTable",
+    "CreateUniqueConstraint",
+    "DropColumn",
+    "DropConstraint",
+    "DropIndex",
+    "DropTable",
+    "ForeignKeyDef",
+    "IndexDef",
+    "MigrationOperations",
+    "Opaque",
+    "Operation",
+    "RenameTable",
+    "dump_operations",
+    "load_operations",
+    "read_operations",
+    "tables_of",
+]

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from chainlint.findings import Finding
+from chainlint.ops import AddColumn, CreateTable, RenameTable
+from chainlint.rules.base import Example, Expected, Rule, RuleContext, migration
+
+_TABLE = """op.create_table(
+    "users",
+    sa.Column("id", sa.Integer(), primary_key=True),
+)"""
+
+
+class NotNullColumnWithoutDefault(Rule):
+    """
+    ## What it does
+    Reports `add_column(..., nullable=False)` (or `batch_op.add_column`, or `ALTER TABLE ... ADD
+    COLUMN ... NOT NULL` in `op.execute`) without a `server_default`, on a table that existed
+    before this revision.
+
+    ## Why is this bad?
+    The database must fill the new column for every existing row and has nothing to fill it
+    with: PostgreSQL fails with `column "x" contains null values`, SQLite with `Cannot add a
+    NOT NULL column with default value NULL`. The migration passes on an empty development
+    database and fails in production, where the table has rows.
+
+    ## Example
+    ```python
+    op.add_column("users", sa.Column("plan", sa.String(20), nullable=False))
+    ```
+
+    ## Fix
+    Give it a `server_default` (drop it afterwards with `alter_column(server_default=None)` if
+    it should not stay), or add it nullable, fill it, then `alter_column(..., nullable=False)`.
+    """
+
+    code = "CL305"
+    name = "not-null-column-without-default"
+    severity = "warning"
+
+    valid = (
+        Example(
+            {
+                "a.py": migration("a", None, upgrade=_TABLE),
+                "b.py": migration(
+                    "b",
+                    "a",
+                    upgrade='op.add_column("users", sa.Column("plan", sa.String(20), '
+                    'nullable=False, server_default="free"))',
+                ),
+            },
+            description="a server default fills the existing rows",
+        ),
+        Example(
+            {
+                "a.py": migration(
+                    "a",
+                    None,
+                    upgrade=_TABLE
+                    + '\nop.add_column("users", sa.Column("plan", sa.String(), nullable=False))',
+                ),
+            },
+            description="the table is created in the same revision: it has no rows yet",
+        ),
+    )
+    invalid = (
+        Example(
+            {
+                "a.py": migration("a", None, upgrade=_TABLE),
+                "b.py": migration(
+                    "b",
+                    "a",
+                    upgrade='with op.batch_alter_table("users") as batch_op:\n'
+                    '    batch_op.add_column(sa.Column("plan", sa.String(20), nullable=False))',
+                ),
+            },
+            (Expected("versions/b.py", 20, "NOT NULL column users.plan"),),
+            description="batch add of a NOT NULL column",
+        ),
+    )
+
+    def check(self, ctx: RuleContext) -> Iterator[Finding]:
+        for rev, file in ctx.graph.revisions.items():
+            operations = file.operations
+            if operations is None:
+                continue
+            created: set[str] = set()
+            for operation in operations.upgrade:
+                if isinstance(operation, CreateTable):
+                    created.add(operation.table)
+                elif isinstance(operation, RenameTable) and operation.table in created:
+                    created.add(operation.new_name)
+                elif isinstance(operation, AddColumn):
+                    definition = operation.column_def
+                    if (
+                        definition.nullable
+                        or definition.server_default is not None
+                        or operation.table in created
+                    ):
+                        continue
+                    message = (
+                        f"adds NOT NULL column {operation.table}.{definition.name} without a "
+                        "server_default to a table made before this revision: the upgrade "
+                        "fails on any table that has rows"
+                    )
+                    yield self.finding(
+                        ctx, file.path, operation.line, operation.column, message, rev
+                    )

@@ -1,0 +1,926 @@
+"""RevisionGraph + operations -> the schema at each revision, with certainty per table.
+
+The schema after a revision is its parents' schemas (merged at merge points, `depends_on`
+applied first) plus its upgrade operations. A table created in the traced history and touched
+only by understood operations is *known*; one touched by an opaque operation, or that appears
+without a `create_table`, is *partial*. Claims ("already exists", "does not exist") are only
+made about known tables, or about tables the traced history itself dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Literal
+
+from chainlint.ops import (
+    NO_OPERATIONS,
+    AddColumn,
+    AlterColumn,
+    ColumnDef,
+    CreateCheckConstraint,
+    CreateForeignKey,
+    CreateIndex,
+    CreatePrimaryKey,
+    CreateTable,
+    CreateUniqueConstraint,
+    DropColumn,
+    DropConstraint,
+    DropIndex,
+    DropTable,
+    MigrationOperations,
+    Opaque,
+    Operation,
+    RenameTable,
+    tables_of,
+)
+
+if TYPE_CHECKING:
+    from chainlint.graph import RevisionGraph
+
+
+# -- the frozen model (what rules, `chainlint schema` and `chainlint db` read) -----------------
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    type: str | None
+    nullable: bool | None
+    server_default: str | None
+    created_by: str
+    path: Path
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    name: str
+    table: str
+    columns: tuple[str, ...]
+    unique: bool
+    created_by: str
+    path: Path
+    line: int
+    # The name was not written: it is SQLAlchemy's default (`ix_<table>_<column>`), which an
+    # environment's naming convention may change.
+    implicit: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """A unique, foreign key or check constraint (name None when the file gives none)."""
+
+    kind: Literal["unique", "foreign_key", "check", "primary_key"]
+    name: str | None
+    table: str
+    columns: tuple[str, ...]
+    created_by: str
+    path: Path
+    line: int
+    referent: str | None = None
+    referent_columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str
+    known: bool
+    columns: Mapping[str, Column]
+    indexes: Mapping[str, Index]
+    uniques: tuple[Constraint, ...]
+    foreign_keys: tuple[Constraint, ...]
+    created_by: str | None
+    path: Path | None
+    line: int | None
+    checks: tuple[Constraint, ...] = ()
+    primary_key: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OpaqueNote:
+    revision: str
+    path: Path
+    line: int
+    column: int
+    tables: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    tables: Mapping[str, Table]
+    opaque: tuple[OpaqueNote, ...] = ()
+    # Something that names no table happened in the traced history (or the history could not
+    # be traced to a base): tables not in `tables` may exist too.
+    everything_partial: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an object was made (or dropped): revision, file, line."""
+
+    revision: str
+    path: Path
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """An operation the replay shows would fail on a real database."""
+
+    kind: Literal["exists", "missing"]
+    revision: str
+    index: int
+    operation: Operation
+    # "column users.email", "table users", "index ix_users_email"
+    what: str
+    # exists: who made the object already there; missing: who dropped it (None: never made).
+    origin: Origin | None
+    # Set when the conflict comes from merging branches at this revision.
+    merge: str | None = None
+    direction: Literal["upgrade", "downgrade"] = "upgrade"
+
+
+@dataclass(frozen=True, slots=True)
+class Revert:
+    """What replaying `upgrade()` then `downgrade()` leaves different from before (CL303)."""
+
+    revision: str
+    left_behind: tuple[str, ...]
+    lost: tuple[str, ...]
+    failures: tuple[Problem, ...]
+
+
+# -- the mutable replay state ---------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Table:
+    name: str
+    known: bool
+    created: Origin | None
+    columns: dict[str, Column] = field(default_factory=dict)
+    indexes: dict[str, Index] = field(default_factory=dict)
+    constraints: list[Constraint] = field(default_factory=list)
+    primary_key: tuple[str, ...] = ()
+    # What understood operations removed: ("column"|"index", name) -> who removed it.
+    removed: dict[tuple[str, str], Origin] = field(default_factory=dict)
+
+    def copy(self) -> _Table:
+        return _Table(
+            self.name,
+            self.known,
+            self.created,
+            dict(self.columns),
+            dict(self.indexes),
+            list(self.constraints),
+            self.primary_key,
+            dict(self.removed),
+        )
+
+    def freeze(self) -> Table:
+        created = self.created
+        return Table(
+            self.name,
+            self.known,
+            MappingProxyType(dict(self.columns)),
+            MappingProxyType(dict(self.indexes)),
+            tuple(c for c in self.constraints if c.kind == "unique"),
+            tuple(c for c in self.constraints if c.kind == "foreign_key"),
+            created.revision if created else None,
+            created.path if created else None,
+            created.line if created else None,
+            tuple(c for c in self.constraints if c.kind == "check"),
+            self.primary_key,
+        )
+
+    def index_names_certain(self) -> bool:
+        """Every index of the table has a name chainlint knows (none was named by SQLAlchemy)."""
+        return not any(index.implicit for index in self.indexes.values()) and not any(
+            c.kind == "unique" and c.name is None for c in self.constraints
+        )
+
+
+class _State:
+    """Tables by name; copies share table records until one is written (copy on write)."""
+
+    __slots__ = ("everything_partial", "gone", "notes", "owned", "tables")
+
+    def __init__(self) -> None:
+        self.tables: dict[str, _Table] = {}
+        self.owned: set[str] = set()
+        # Tables the traced history dropped or renamed away: name -> who.
+        self.gone: dict[str, Origin] = {}
+        self.everything_partial = False
+        self.notes: list[OpaqueNote] | None = None
+
+    def copy(self) -> _State:
+        # From now on both share every table record: each copies a record before writing it.
+        self.owned = set()
+        other = _State()
+        other.tables = dict(self.tables)
+        other.gone = dict(self.gone)
+        other.everything_partial = self.everything_partial
+        if self.notes is not None:
+            other.notes = list(self.notes)
+        return other
+
+    def subset(self, names: Iterable[str]) -> _State:
+        other = _State()
+        for name in names:
+            if name in self.tables:
+                other.tables[name] = self.tables[name]
+            if name in self.gone:
+                other.gone[name] = self.gone[name]
+        other.everything_partial = self.everything_partial
+        return other
+
+    def write(self, name: str) -> _Table:
+        if name not in self.owned:
+            self.tables[name] = self.tables[name].copy()
+            self.owned.add(name)
+        return self.tables[name]
+
+    def put(self, table: _Table) -> None:
+        self.tables[table.name] = table
+        self.owned.add(table.name)
+        self.gone.pop(table.name, None)
+
+    def remove(self, name: str, origin: Origin) -> None:
+        self.tables.pop(name, None)
+        self.owned.discard(name)
+        self.gone[name] = origin
+
+    def freeze(self) -> Schema:
+        return Schema(
+            MappingProxyType({name: t.freeze() for name, t in sorted(self.tables.items())}),
+            tuple(self.notes or ()),
+            self.everything_partial,
+        )
+
+
+Emit = Callable[[Problem], None]
+
+
+def _short_table(name: str) -> str:
+    return name.rpartition(".")[2]
+
+
+class _Replay:
+    """Applies one revision's operations to a state, reporting what would fail."""
+
+    def __init__(self, state: _State, revision: str, path: Path, emit: Emit | None) -> None:
+        self.state = state
+        self.revision = revision
+        self.path = path
+        self.emit = emit
+        self.index = 0
+        self.direction: Literal["upgrade", "downgrade"] = "upgrade"
+        self.failed: set[str] = set()
+
+    def origin(self, operation: Operation) -> Origin:
+        return Origin(self.revision, self.path, operation.line)
+
+    def problem(
+        self,
+        kind: Literal["exists", "missing"],
+        operation: Operation,
+        what: str,
+        table: str,
+        origin: Origin | None,
+    ) -> None:
+        self.failed.add(table)
+        if self.emit is not None:
+            self.emit(
+                Problem(
+                    kind, self.revision, self.index, operation, what, origin, None, self.direction
+                )
+            )
+
+    def run(self, operations: Iterable[Operation]) -> None:
+        for index, operation in enumerate(operations):
+            self.index = index
+            self.apply(operation)
+        # A table an operation would fail on is no longer known: the database stopped there.
+        for name in self.failed:
+            if name in self.state.tables:
+                self.state.write(name).known = False
+
+    def table(self, name: str, operation: Operation) -> _Table | None:
+        """The table to change; a table never seen is materialised as partial (it exists,
+        since the operation ran); a table the history dropped is reported missing."""
+        state = self.state
+        if name in state.tables:
+            return state.write(name)
+        if name in state.gone and not state.everything_partial:
+            self.problem("missing", operation, f"table {name}", name, state.gone[name])
+            return None
+        table = _Table(name, False, None)
+        state.put(table)
+        return table
+
+    def apply(self, op: Operation) -> None:
+        state = self.state
+        if isinstance(op, Opaque):
+            if state.notes is not None:
+                state.notes.append(
+                    OpaqueNote(self.revision, self.path, op.line, op.column, op.tables, op.reason)
+                )
+            if not op.tables:
+                state.everything_partial = True
+                state.gone.clear()
+                for name in list(state.tables):
+                    state.write(name).known = False
+                return
+            for name in op.tables:
+                if name in state.tables:
+                    state.write(name).known = False
+                else:
+                    state.put(_Table(name, False, None))
+            return
+        if isinstance(op, CreateTable):
+            self.create_table(op)
+        elif isinstance(op, DropTable):
+            if op.table in state.tables:
+                state.remove(op.table, self.origin(op))
+            elif op.table in state.gone and not op.if_exists and not state.everything_partial:
+                self.problem("missing", op, f"table {op.table}", op.table, state.gone[op.table])
+            else:
+                state.gone[op.table] = self.origin(op)
+        elif isinstance(op, RenameTable):
+            self.rename_table(op)
+        elif isinstance(op, AddColumn):
+            table = self.table(op.table, op)
+            if table is not None:
+                self.add_column(table, op.column_def, op, op.if_not_exists)
+        elif isinstance(op, DropColumn):
+            table = self.table(op.table, op)
+            if table is not None:
+                self.drop_column(table, op)
+        elif isinstance(op, AlterColumn):
+            table = self.table(op.table, op)
+            if table is not None:
+                self.alter_column(table, op)
+        elif isinstance(op, CreateIndex):
+            table = self.table(op.table, op)
+            if table is not None:
+                self.create_index(table, op)
+        elif isinstance(op, DropIndex):
+            self.drop_index(op)
+        elif isinstance(op, (CreateUniqueConstraint, CreateCheckConstraint, CreateForeignKey)):
+            table = self.table(op.table, op)
+            if table is not None:
+                table.constraints.append(self.constraint(op))
+        elif isinstance(op, CreatePrimaryKey):
+            table = self.table(op.table, op)
+            if table is not None:
+                table.primary_key = op.columns
+        elif isinstance(op, DropConstraint):
+            table = self.table(op.table, op)
+            if table is not None:
+                table.constraints = [c for c in table.constraints if c.name != op.name]
+
+    def constraint(
+        self, op: CreateUniqueConstraint | CreateCheckConstraint | CreateForeignKey
+    ) -> Constraint:
+        if isinstance(op, CreateUniqueConstraint):
+            return Constraint(
+                "unique", op.name, op.table, op.columns, self.revision, self.path, op.line
+            )
+        if isinstance(op, CreateCheckConstraint):
+            return Constraint("check", op.name, op.table, (), self.revision, self.path, op.line)
+        return Constraint(
+            "foreign_key",
+            op.name,
+            op.table,
+            op.columns,
+            self.revision,
+            self.path,
+            op.line,
+            op.referent,
+            op.referent_columns,
+        )
+
+    def create_table(self, op: CreateTable) -> None:
+        state = self.state
+        existing = state.tables.get(op.table)
+        if existing is not None and existing.known and not op.if_not_exists:
+            self.problem("exists", op, f"table {op.table}", op.table, existing.created)
+            return
+        if existing is not None and op.if_not_exists:
+            table = state.write(op.table)
+            for definition in op.columns:
+                table.columns.setdefault(definition.name, self.column(definition))
+            return
+        known = not (op.if_not_exists and (state.everything_partial or op.table in state.tables))
+        origin = self.origin(op)
+        table = _Table(op.table, known, origin)
+        for definition in op.columns:
+            self.add_column(table, definition, op, False)
+        for index in op.indexes:
+            name = index.name or f"ix_{_short_table(op.table)}_{'_'.join(index.columns)}"
+            table.indexes[name] = Index(
+                name,
+                op.table,
+                index.columns,
+                index.unique,
+                self.revision,
+                self.path,
+                op.line,
+                index.name is None,
+            )
+        for unique in op.uniques:
+            table.constraints.append(
+                Constraint(
+                    "unique",
+                    unique.name,
+                    op.table,
+                    unique.columns,
+                    self.revision,
+                    self.path,
+                    op.line,
+                )
+            )
+        for check in op.checks:
+            table.constraints.append(
+                Constraint("check", check.name, op.table, (), self.revision, self.path, op.line)
+            )
+        for key in op.foreign_keys:
+            table.constraints.append(
+                Constraint(
+                    "foreign_key",
+                    key.name,
+                    op.table,
+                    key.columns,
+                    self.revision,
+                    self.path,
+                    op.line,
+                    key.referent,
+                    key.referent_columns,
+                )
+            )
+        table.primary_key = op.primary_key
+        state.put(table)
+
+    def column(self, definition: ColumnDef) -> Column:
+        return Column(
+            definition.name,
+            definition.type,
+            definition.nullable,
+            definition.server_default,
+            self.revision,
+            self.path,
+            definition.line,
+        )
+
+    def add_column(
+        self, table: _Table, definition: ColumnDef, op: Operation, if_not_exists: bool
+    ) -> None:
+        name = definition.name
+        existing = table.columns.get(name)
+        if existing is not None:
+            if table.known and not if_not_exists:
+                origin = Origin(existing.created_by, existing.path, existing.line)
+                self.problem("exists", op, f"column {table.name}.{name}", table.name, origin)
+            return
+        table.columns[name] = self.column(definition)
+        table.removed.pop(("column", name), None)
+        if definition.index:
+            index_name = f"ix_{_short_table(table.name)}_{name}"
+            table.indexes[index_name] = Index(
+                index_name,
+                table.name,
+                (name,),
+                definition.unique,
+                self.revision,
+                self.path,
+                definition.line,
+                True,
+            )
+        elif definition.unique:
+            table.constraints.append(
+                Constraint(
+                    "unique", None, table.name, (name,), self.revision, self.path, definition.line
+                )
+            )
+
+    def missing_column(self, table: _Table, name: str, op: Operation) -> None:
+        if table.known:
+            self.problem(
+                "missing",
+                op,
+                f"column {table.name}.{name}",
+                table.name,
+                table.removed.get(("column", name)),
+            )
+
+    def drop_column(self, table: _Table, op: DropColumn) -> None:
+        if op.name not in table.columns:
+            if not op.if_exists:
+                self.missing_column(table, op.name, op)
+            table.removed[("column", op.name)] = self.origin(op)
+            return
+        del table.columns[op.name]
+        table.removed[("column", op.name)] = self.origin(op)
+        # The database drops what depends on the column (PostgreSQL; batch mode rebuilds).
+        for index_name in [n for n, i in table.indexes.items() if op.name in i.columns]:
+            del table.indexes[index_name]
+        table.constraints = [c for c in table.constraints if op.name not in c.columns]
+        table.primary_key = tuple(c for c in table.primary_key if c != op.name)
+
+    def alter_column(self, table: _Table, op: AlterColumn) -> None:
+        current = table.columns.get(op.name)
+        if current is None:
+            self.missing_column(table, op.name, op)
+            if table.known:
+                return
+            current = Column(op.name, None, None, None, self.revision, self.path, op.line)
+        name = op.new_name or op.name
+        if op.new_name and op.new_name != op.name:
+            existing = table.columns.get(op.new_name)
+            if existing is not None and table.known:
+                origin = Origin(existing.created_by, existing.path, existing.line)
+                self.problem("exists", op, f"column {table.name}.{name}", table.name, origin)
+                return
+            table.columns.pop(op.name, None)
+            table.removed[("column", op.name)] = self.origin(op)
+            table.removed.pop(("column", name), None)
+            for index_name, index in list(table.indexes.items()):
+                if op.name in index.columns:
+                    renamed = tuple(name if c == op.name else c for c in index.columns)
+                    table.indexes[index_name] = Index(
+                        index.name,
+                        index.table,
+                        renamed,
+                        index.unique,
+                        index.created_by,
+                        index.path,
+                        index.line,
+                        index.implicit,
+                    )
+        table.columns[name] = Column(
+            name,
+            op.type_ if op.type_ is not None else current.type,
+            op.nullable if op.nullable is not None else current.nullable,
+            current.server_default if op.server_default is False else op.server_default,
+            current.created_by,
+            current.path,
+            current.line,
+        )
+
+    def create_index(self, table: _Table, op: CreateIndex) -> None:
+        name = op.name or f"ix_{_short_table(table.name)}_{'_'.join(op.columns)}"
+        existing = table.indexes.get(name)
+        if existing is not None:
+            if table.known and not op.if_not_exists and op.name is not None:
+                origin = Origin(existing.created_by, existing.path, existing.line)
+                self.problem("exists", op, f"index {name}", table.name, origin)
+            return
+        table.indexes[name] = Index(
+            name,
+            table.name,
+            op.columns,
+            op.unique,
+            self.revision,
+            self.path,
+            op.line,
+            op.name is None,
+        )
+        table.removed.pop(("index", name), None)
+
+    def drop_index(self, op: DropIndex) -> None:
+        state = self.state
+        if op.table is None:
+            for name, candidate in state.tables.items():
+                if op.name in candidate.indexes or _short_table(op.name) in candidate.indexes:
+                    writable = state.write(name)
+                    writable.indexes.pop(op.name, None)
+                    writable.indexes.pop(_short_table(op.name), None)
+                    return
+            return
+        table = self.table(op.table, op)
+        if table is None:
+            return
+        if op.name in table.indexes:
+            del table.indexes[op.name]
+        elif (
+            table.known
+            and not op.if_exists
+            and table.index_names_certain()
+            and not any(c.name == op.name for c in table.constraints)
+        ):
+            self.problem(
+                "missing",
+                op,
+                f"index {op.name} on {table.name}",
+                table.name,
+                table.removed.get(("index", op.name)),
+            )
+        table.removed[("index", op.name)] = self.origin(op)
+
+    def rename_table(self, op: RenameTable) -> None:
+        state = self.state
+        existing = state.tables.get(op.new_name)
+        if existing is not None and existing.known:
+            self.problem("exists", op, f"table {op.new_name}", op.new_name, existing.created)
+            return
+        if op.table in state.tables:
+            table = state.write(op.table)
+            state.tables.pop(op.table)
+            state.owned.discard(op.table)
+            table.name = op.new_name
+            state.put(table)
+        elif op.table in state.gone and not state.everything_partial:
+            self.problem("missing", op, f"table {op.table}", op.table, state.gone[op.table])
+            return
+        else:
+            state.put(_Table(op.new_name, False, None))
+        state.gone[op.table] = self.origin(op)
+
+
+def replay(
+    state: _State,
+    revision: str,
+    path: Path,
+    operations: Iterable[Operation],
+    emit: Emit | None = None,
+    direction: Literal["upgrade", "downgrade"] = "upgrade",
+) -> None:
+    runner = _Replay(state, revision, path, emit)
+    runner.direction = direction
+    runner.run(operations)
+
+
+# -- along the graph ------------------------------------------------------------------------
+
+
+class SchemaHistory:
+    """The schema before and after every revision of one graph, computed on demand."""
+
+    def __init__(self, graph: RevisionGraph) -> None:
+        self.graph = graph
+        self.order: list[str] = []
+        self.cyclic = False
+        position = {rev: i for i, rev in enumerate(graph.revisions)}
+        try:
+            import networkx as nx
+
+            self.order = list(nx.lexicographical_topological_sort(graph.dag, key=position.get))
+        except Exception:  # a cycle (CL004): nothing can be replayed
+            self.cyclic = True
+        self._position = {rev: i for i, rev in enumerate(self.order)}
+        self._generation: dict[str, int] = {}
+        for rev in self.order:
+            preds = list(graph.dag.predecessors(rev))
+            self._generation[rev] = max((self._generation[p] + 1 for p in preds), default=0)
+        # Revisions whose history cannot be traced: an unknown or computed parent.
+        self._untraced = {ref.revision for ref in graph.dangling}
+        for rev, file in graph.revisions.items():
+            for assignment in (file.down_revision, file.depends_on):
+                if assignment is not None and (
+                    assignment.shape == "dynamic" or assignment.unresolved
+                ):
+                    self._untraced.add(rev)
+        self._snapshots: dict[tuple[str, str], Schema] = {}
+        self._problems: list[Problem] | None = None
+        self._reverts: dict[str, Revert] | None = None
+
+    # -- public -----------------------------------------------------------------------------
+
+    def operations(self, rev: str) -> MigrationOperations:
+        file = self.graph.revisions.get(rev)
+        if file is None or file.operations is None:
+            return NO_OPERATIONS
+        return file.operations
+
+    def before(self, rev: str) -> Schema:
+        """The schema just before `rev`'s upgrade: every ancestor (and dependency) applied."""
+        return self._snapshot(rev, "before")
+
+    def after(self, rev: str) -> Schema:
+        return self._snapshot(rev, "after")
+
+    def at_heads(self) -> Schema:
+        """After `alembic upgrade heads`: every revision applied."""
+        key = ("", "heads")
+        if key not in self._snapshots:
+            self._snapshots[key] = self._linear(self.order).freeze()
+        return self._snapshots[key]
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Every operation that would fail on a real database, on known tables (CL301/CL302)."""
+        if self._problems is None:
+            self._pass()
+        assert self._problems is not None
+        return self._problems
+
+    @property
+    def reverts(self) -> dict[str, Revert]:
+        """Revisions whose downgrade() does something and does not restore the schema (CL303)."""
+        if self._reverts is None:
+            self._pass()
+        assert self._reverts is not None
+        return self._reverts
+
+    # -- replays ----------------------------------------------------------------------------
+
+    def _snapshot(self, rev: str, when: str) -> Schema:
+        key = (rev, when)
+        if key not in self._snapshots:
+            if self.cyclic or rev not in self._position:
+                self._snapshots[key] = Schema(MappingProxyType({}), (), True)
+            else:
+                import networkx as nx
+
+                ancestors = nx.ancestors(self.graph.dag, rev)
+                revisions = [r for r in self.order if r in ancestors]
+                if when == "after":
+                    revisions.append(rev)
+                self._snapshots[key] = self._linear(revisions).freeze()
+        return self._snapshots[key]
+
+    def _linear(self, revisions: list[str]) -> _State:
+        state = _State()
+        state.notes = []
+        for rev in revisions:
+            if rev in self._untraced:
+                state.everything_partial = True
+                for name in list(state.tables):
+                    state.write(name).known = False
+                state.gone.clear()
+            replay(state, rev, self.graph.revisions[rev].path, self.operations(rev).upgrade)
+        return state
+
+    def _is_ancestor_or_self(self, ancestor: str, rev: str) -> bool:
+        if ancestor == rev:
+            return True
+        floor = self._generation[ancestor]
+        dag = self.graph.dag
+        seen = {rev}
+        stack = [rev]
+        while stack:
+            for parent in dag.predecessors(stack.pop()):
+                if parent == ancestor:
+                    return True
+                if parent not in seen and self._generation[parent] > floor:
+                    seen.add(parent)
+                    stack.append(parent)
+        return False
+
+    def _branch_only(self, base: str, others: list[str]) -> list[str]:
+        """Ancestors-or-self of `others` that are not ancestors-or-self of `base`, in order."""
+        found: set[str] = set()
+        stack = [o for o in others if not self._is_ancestor_or_self(o, base)]
+        found.update(stack)
+        while stack:
+            for parent in self.graph.dag.predecessors(stack.pop()):
+                if parent not in found and not self._is_ancestor_or_self(parent, base):
+                    found.add(parent)
+                    stack.append(parent)
+        return sorted(found, key=self._position.__getitem__)
+
+    def _pass(self) -> None:
+        """One walk in topological order: each revision's own problems, the conflicts its merge
+        of branches brings, and the upgrade/downgrade round trip."""
+        problems: list[Problem] = []
+        reverts: dict[str, Revert] = {}
+        self._problems, self._reverts = problems, reverts
+        if self.cyclic:
+            return
+        dag = self.graph.dag
+        states: dict[str, _State] = {}
+        remaining = {rev: dag.out_degree(rev) for rev in self.order}
+        own: set[tuple[str, int, str]] = set()
+
+        def take(rev: str) -> _State:
+            remaining[rev] -= 1
+            if remaining[rev] == 0:
+                return states.pop(rev)
+            return states[rev].copy()
+
+        for rev in self.order:
+            preds = sorted(dag.predecessors(rev), key=lambda p: (-self._generation[p], p))
+            if not preds:
+                state = _State()
+            else:
+                base = preds[0]
+                state = take(base)
+                for other in preds[1:]:
+                    remaining[other] -= 1
+                    if remaining[other] == 0:
+                        states.pop(other)
+                if len(preds) > 1:
+                    self._merge(rev, base, preds[1:], state, own, problems)
+            if rev in self._untraced:
+                state.everything_partial = True
+                for name in list(state.tables):
+                    state.write(name).known = False
+                state.gone.clear()
+            file = self.graph.revisions[rev]
+            operations = self.operations(rev)
+            self._round_trip(rev, file.path, operations, state, reverts)
+            found: list[Problem] = []
+            replay(state, rev, file.path, operations.upgrade, found.append)
+            for problem in found:
+                own.add((problem.revision, problem.index, problem.kind))
+            problems.extend(found)
+            if remaining[rev] > 0:
+                states[rev] = state
+
+    def _merge(
+        self,
+        rev: str,
+        base: str,
+        others: list[str],
+        state: _State,
+        own: set[tuple[str, int, str]],
+        problems: list[Problem],
+    ) -> None:
+        """Bring the other branches' revisions onto `base`'s schema. Creating what the other
+        side also created, or dropping what it also dropped, fails whichever runs first."""
+        found: list[Problem] = []
+        for branch_rev in self._branch_only(base, others):
+            file = self.graph.revisions[branch_rev]
+            replay(state, branch_rev, file.path, self.operations(branch_rev).upgrade, found.append)
+        for problem in found:
+            if (problem.revision, problem.index, problem.kind) in own:
+                continue
+            symmetric = problem.kind == "exists" or (
+                problem.origin is not None
+                and isinstance(problem.operation, (DropTable, DropColumn, DropIndex))
+            )
+            if symmetric:
+                problems.append(
+                    Problem(
+                        problem.kind,
+                        problem.revision,
+                        problem.index,
+                        problem.operation,
+                        problem.what,
+                        problem.origin,
+                        rev,
+                    )
+                )
+
+    def _round_trip(
+        self,
+        rev: str,
+        path: Path,
+        operations: MigrationOperations,
+        state: _State,
+        reverts: dict[str, Revert],
+    ) -> None:
+        if operations.downgrade_is_empty or not operations.has_downgrade:
+            return
+        if operations.downgrade_raises and not operations.downgrade:
+            return
+        both = operations.upgrade + operations.downgrade
+        if any(isinstance(op, Opaque) and not op.tables for op in both):
+            return
+        touched = {name for op in both for name in tables_of(op)}
+        opaque = {name for op in both if isinstance(op, Opaque) for name in op.tables}
+        before = state.subset(touched)
+        trial = before.copy()
+        upgrade_problems: list[Problem] = []
+        replay(trial, rev, path, operations.upgrade, upgrade_problems.append)
+        if upgrade_problems:
+            return  # CL301/CL302 report the upgrade itself
+        failures: list[Problem] = []
+        replay(trial, rev, path, operations.downgrade, failures.append, "downgrade")
+        dropped_unknown = {
+            (op.table, op.name) for op in operations.upgrade if isinstance(op, DropColumn)
+        }
+        left: list[str] = []
+        lost: list[str] = []
+        for name in sorted(touched - opaque):
+            was, now = before.tables.get(name), trial.tables.get(name)
+            if was is not None and now is None:
+                lost.append(f"table {name}")
+            elif now is not None and was is None:
+                if now.known:
+                    left.append(f"table {name}")
+            elif was is not None and now is not None:
+                for column in now.columns.keys() - was.columns.keys():
+                    if (name, column) not in dropped_unknown:
+                        left.append(f"column {name}.{column}")
+                for column in was.columns.keys() - now.columns.keys():
+                    lost.append(f"column {name}.{column}")
+                for index in now.indexes.keys() - was.indexes.keys():
+                    left.append(f"index {index}")
+                for index in was.indexes.keys() - now.indexes.keys():
+                    lost.append(f"index {index}")
+        if left or lost or failures:
+            reverts[rev] = Revert(rev, tuple(sorted(left)), tuple(sorted(lost)), tuple(failures))
+
+
+def schema_history(graph: RevisionGraph) -> SchemaHistory:
+    """The graph's history, computed once per graph."""
+    cached = getattr(graph, "_schema_history", None)
+    if cached is None:
+        cached = SchemaHistory(graph)
+        graph._schema_history = cached  # type: ignore[attr-defined]
+    return cached

@@ -1,0 +1,311 @@
+"""The operation reader (chainlint/ops.py): what upgrade()/downgrade() do, from the one parse."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chainlint.ops import (
+    AddColumn,
+    AlterColumn,
+    CreateForeignKey,
+    CreateIndex,
+    CreateTable,
+    DropColumn,
+    DropIndex,
+    DropTable,
+    MigrationOperations,
+    Opaque,
+    RenameTable,
+    dump_operations,
+    load_operations,
+)
+from chainlint.read import parse_revision_source
+
+
+def read(body: str, downgrade: str = "pass", prelude: str = "", root: Path | None = None) -> Any:
+    source = "\n".join(
+        [
+            "from alembic import op",
+            "import sqlalchemy as sa",
+            prelude,
+            "revision = 'a'",
+            "down_revision = None",
+            "",
+            "def upgrade():",
+            textwrap.indent(textwrap.dedent(body).strip("\n"), "    "),
+            "",
+            "def downgrade():",
+            textwrap.indent(textwrap.dedent(downgrade).strip("\n"), "    "),
+            "",
+        ]
+    )
+    path = (root or Path("/nonexistent")) / "a.py"
+    file = parse_revision_source(path, source.encode())
+    assert file.problem is None, file.problem
+    assert file.operations is not None
+    return file.operations
+
+
+def test_create_table_reads_columns_constraints_and_schema() -> None:
+    ops = read(
+        """
+        op.create_table(
+            "users",
+            sa.Column("id", sa.Integer(), primary_key=True),
+            sa.Column("email", sa.String(length=50), nullable=False, server_default="x"),
+            sa.Column("org_id", sa.Integer(), sa.ForeignKey("orgs.id")),
+            sa.UniqueConstraint("email", name="uq_users_email"),
+            sa.Index("ix_users_org", "org_id", unique=False),
+            schema="app",
+        )
+        """
+    )
+    (table,) = ops.upgrade
+    assert isinstance(table, CreateTable)
+    assert table.table == "app.users" and (table.line, table.column) == (8, 5)
+    assert [(c.name, c.type, c.nullable, c.server_default) for c in table.columns] == [
+        ("id", "sa.Integer()", False, None),
+        ("email", "sa.String(length=50)", False, "'x'"),
+        ("org_id", "sa.Integer()", True, None),
+    ]
+    assert table.primary_key == ("id",)
+    assert [(u.name, u.columns) for u in table.uniques] == [("uq_users_email", ("email",))]
+    assert [(i.name, i.columns) for i in table.indexes] == [("ix_users_org", ("org_id",))]
+    assert [(k.columns, k.referent, k.referent_columns) for k in table.foreign_keys] == [
+        (("org_id",), "orgs", ("id",))
+    ]
+
+
+def test_every_alembic_operation_and_op_f_names() -> None:
+    ops = read(
+        """
+        op.add_column("t", sa.Column("c", sa.Integer()), schema="s")
+        op.drop_column("t", "c")
+        op.alter_column("t", "a", new_column_name="b", nullable=False, type_=sa.Text())
+        op.alter_column("t", "b", server_default=None)
+        op.create_index(op.f("ix_t_b"), "t", ["b"], unique=True)
+        op.drop_index(op.f("ix_t_b"), table_name="t")
+        op.rename_table("t", "u")
+        op.create_foreign_key("fk", "u", "v", ["x"], ["id"], referent_schema="s")
+        op.drop_table("u")
+        """
+    )
+    kinds = [type(o) for o in ops.upgrade]
+    assert kinds == [
+        AddColumn,
+        DropColumn,
+        AlterColumn,
+        AlterColumn,
+        CreateIndex,
+        DropIndex,
+        RenameTable,
+        CreateForeignKey,
+        DropTable,
+    ]
+    add, _, alter, drop_default, index, drop_index, rename, key, _ = ops.upgrade
+    assert add.table == "s.t" and add.column_def.name == "c"
+    assert (alter.new_name, alter.nullable, alter.type_, alter.server_default) == (
+        "b",
+        False,
+        "sa.Text()",
+        False,
+    )
+    assert drop_default.server_default is None
+    assert (index.name, index.columns, index.unique) == ("ix_t_b", ("b",), True)
+    assert (drop_index.table, drop_index.name) == ("t", "ix_t_b")
+    assert (rename.table, rename.new_name) == ("t", "u")
+    assert key.referent == "s.v"
+
+
+def test_batch_block_operations_name_their_table() -> None:
+    ops = read(
+        """
+        with op.batch_alter_table("users", schema="s") as batch_op:
+            batch_op.add_column(sa.Column("age", sa.Integer(), nullable=True))
+            batch_op.alter_column("name", new_column_name="full_name")
+            batch_op.create_index("ix_age", ["age"])
+            batch_op.drop_index("ix_old")
+        """
+    )
+    assert [(type(o).__name__, o.table) for o in ops.upgrade] == [
+        ("AddColumn", "s.users"),
+        ("AlterColumn", "s.users"),
+        ("CreateIndex", "s.users"),
+        ("DropIndex", "s.users"),
+    ]
+    assert ops.upgrade[0].line == 9
+
+
+def test_names_resolve_through_module_constants_and_fstrings() -> None:
+    ops = read(
+        """
+        op.add_column(TABLE, sa.Column(f"{PREFIX}_at", sa.DateTime()))
+        op.drop_column(TABLE, COLUMN + "_old")
+        """,
+        prelude='TABLE = "events"\nPREFIX = "seen"\nCOLUMN = "kind"',
+    )
+    assert [(o.table, getattr(o, "name", None)) for o in ops.upgrade] == [
+        ("events", None),
+        ("events", "kind_old"),
+    ]
+    assert ops.upgrade[0].column_def.name == "seen_at"
+
+
+def test_constants_from_a_project_module(tmp_path: Path) -> None:
+    (tmp_path / "names.py").write_text('USERS = "users"\n')
+    ops = read(
+        "op.drop_table(names.USERS)",
+        prelude="import names",
+        root=tmp_path,
+    )
+    assert ops.upgrade == (DropTable("users", 8, 5),)
+
+
+@pytest.mark.parametrize(
+    ("body", "tables", "fragment"),
+    [
+        (
+            'if op.get_context().dialect.name == "postgresql":\n'
+            '    op.add_column("t", sa.Column("c", sa.Integer()))',
+            ("t",),
+            "add_column under `if`",
+        ),
+        ('for name in ("a", "b"):\n    op.drop_table(name)', (), "cannot be resolved"),
+        (
+            'try:\n    op.drop_index("ix", table_name="t")\nexcept Exception:\n    pass',
+            ("t",),
+            "try",
+        ),
+        ("with op.get_context().autocommit_block():\n    op.drop_table('t')", ("t",), "with"),
+        ("helper()", (), "helper function `helper()`"),
+        ("op.execute(make_sql())", (), "op.execute(make_sql())"),
+        ("op.execute(\"DO $$ BEGIN RAISE NOTICE 'x'; END $$\")", (), "op.execute"),
+        ("op.get_bind().execute(sa.text(query))", (), "get_bind().execute"),
+        ("meta.create_all(op.get_bind())", (), "create_all"),
+        ("op.drop_table(unknown_name)", (), "cannot be resolved"),
+        ("op.add_column('t', make_column())", ("t",), "not a Column"),
+        ("op.create_table('t', *columns)", ("t",), "columns passed with *"),
+        ("op.create_exclude_constraint('ex', 't')", (), "`op.create_exclude_constraint`"),
+    ],
+)
+def test_what_cannot_be_seen_through_is_opaque(
+    body: str, tables: tuple[str, ...], fragment: str
+) -> None:
+    ops = read(body + "\n\ndef helper():\n    pass")
+    opaque = [o for o in ops.upgrade if isinstance(o, Opaque)]
+    assert opaque, ops.upgrade
+    assert opaque[0].tables == tables
+    assert fragment in opaque[0].reason
+
+
+def test_plain_ddl_in_execute_is_read_with_sqlglot() -> None:
+    ops = read(
+        '''
+        op.execute("""
+            CREATE TABLE audit (id INTEGER PRIMARY KEY, note TEXT NOT NULL);
+            CREATE UNIQUE INDEX ix_audit_note ON audit (note);
+            ALTER TABLE audit ADD COLUMN seen BOOLEAN DEFAULT false;
+            ALTER TABLE audit RENAME COLUMN note TO body;
+            UPDATE audit SET seen = true;
+            DROP TABLE IF EXISTS legacy;
+        """)
+        conn = op.get_bind()
+        conn.execute(sa.text("ALTER TABLE audit DROP COLUMN seen"))
+        '''
+    )
+    kinds = [type(o).__name__ for o in ops.upgrade]
+    assert kinds == [
+        "CreateTable",
+        "CreateIndex",
+        "AddColumn",
+        "AlterColumn",
+        "DropTable",
+        "DropColumn",
+    ]
+    create = ops.upgrade[0]
+    assert [(c.name, c.nullable) for c in create.columns] == [("id", False), ("note", False)]
+    assert ops.upgrade[1].unique and ops.upgrade[1].columns == ("note",)
+    assert ops.upgrade[3].new_name == "body"
+    assert ops.upgrade[4].if_exists
+
+
+def test_data_only_statements_are_not_operations() -> None:
+    ops = read(
+        """
+        conn = op.get_bind()
+        conn.execute(sa.text("UPDATE users SET active = true"))
+        op.execute(users.update().values(active=True))
+        op.bulk_insert(users, [{"id": 1}])
+        logger.info("done")
+        print("done")
+        """
+    )
+    assert ops.upgrade == ()
+    assert not ops.upgrade_is_empty
+
+
+def test_empty_missing_and_raising_bodies() -> None:
+    ops = read('"""Nothing."""\npass', downgrade="raise NotImplementedError()")
+    assert ops.upgrade_is_empty and ops.has_upgrade
+    assert ops.downgrade_raises and not ops.downgrade_is_empty
+    file = parse_revision_source(Path("/x/a.py"), b"revision = 'a'\ndown_revision = None\n")
+    assert file.operations == MigrationOperations()
+    assert not file.operations.has_upgrade and not file.operations.has_downgrade
+
+
+def test_positions_count_characters_not_bytes() -> None:
+    ops = read('x = "é"; op.drop_table("t")')
+    assert (ops.upgrade[0].line, ops.upgrade[0].column) == (8, 14)
+
+
+def _sample() -> MigrationOperations:
+    return read(
+        """
+        op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True),
+                        sa.UniqueConstraint("id"), sa.Index(None, "id"),
+                        sa.ForeignKeyConstraint(["id"], ["u.id"], name="fk"))
+        with op.batch_alter_table("t") as batch_op:
+            batch_op.alter_column("id", server_default=sa.text("0"))
+        op.create_check_constraint("ck", "t", "id > 0")
+        op.create_unique_constraint(None, "t", ["id"])
+        op.create_primary_key("pk", "t", ["id"])
+        op.drop_constraint("ck", "t", type_="check")
+        op.drop_index("ix", if_exists=True)
+        if x:
+            op.drop_table("t")
+        """,
+        downgrade='op.drop_table("t")',
+    )
+
+
+def test_dump_and_load_give_back_the_same_operations() -> None:
+    ops = _sample()
+    data = json.loads(json.dumps(dump_operations(ops)))
+    assert load_operations(data) == ops
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda d: d.pop(),
+        lambda d: d.__setitem__(0, [True, True, True, True, "yes"]),
+        lambda d: d.__setitem__(1, [1]),
+        lambda d: d[2].append(["DropTable", "t", 1, 1]),
+        lambda d: d[2].append(["Nope", "t", 1, 1, False]),
+        lambda d: d[2].append(["DropTable", 5, 1, 1, False]),
+        lambda d: d[2][0].__setitem__(2, [["IndexDef", None, ["id"], "no"]]),
+        lambda d: d[2][0].__setitem__(2, [["ColumnDef", None, ["id"], False]]),
+        lambda d: d[2].append({"kind": "DropTable"}),
+        lambda d: d.__setitem__(3, None),
+    ],
+)
+def test_load_rejects_every_shape_it_did_not_write(mutate: Any) -> None:
+    data = json.loads(json.dumps(dump_operations(_sample())))
+    mutate(data)
+    with pytest.raises(ValueError):
+        load_operations(data)

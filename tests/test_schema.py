@@ -1,0 +1,309 @@
+"""The schema replay (chainlint/schema.py), `chainlint schema`, and the operations in the cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chainlint.cli import main
+from chainlint.config import Settings
+from chainlint.graph import RevisionGraph
+from chainlint.lint import check_graph, read_environment
+from chainlint.rules.base import migration
+from chainlint.schema import schema_history
+from helpers import graph_of, versions_environment, write_tree
+
+ROOT = Path(__file__).resolve().parent.parent
+USERS = """op.create_table(
+    "users",
+    sa.Column("id", sa.Integer(), primary_key=True),
+    sa.Column("email", sa.String(length=200), nullable=True),
+)"""
+
+
+def history_of(tmp_path: Path, files: dict[str, str]):  # type: ignore[no-untyped-def]
+    return schema_history(graph_of(write_tree(tmp_path / "versions", files)))
+
+
+def test_replay_follows_the_graph_with_renames_and_batch(tmp_path: Path) -> None:
+    history = history_of(
+        tmp_path,
+        {
+            "a.py": migration("a", None, upgrade=USERS),
+            "b.py": migration(
+                "b",
+                "a",
+                upgrade='with op.batch_alter_table("users") as batch_op:\n'
+                '    batch_op.alter_column("email", new_column_name="mail")\n'
+                '    batch_op.create_index("ix_mail", ["mail"], unique=True)\n'
+                'op.rename_table("users", "accounts")',
+            ),
+        },
+    )
+    before, after = history.before("b"), history.after("b")
+    assert list(before.tables) == ["users"] and list(before.tables["users"].columns) == [
+        "id",
+        "email",
+    ]
+    accounts = after.tables["accounts"]
+    assert accounts.known and list(accounts.columns) == ["id", "mail"]
+    assert accounts.indexes["ix_mail"].columns == ("mail",) and accounts.indexes["ix_mail"].unique
+    assert accounts.columns["id"].created_by == "a" and accounts.created_by == "a"
+    assert history.at_heads() == after
+    assert history.problems == []
+
+
+def test_opaque_makes_only_its_tables_partial(tmp_path: Path) -> None:
+    history = history_of(
+        tmp_path,
+        {
+            "a.py": migration(
+                "a",
+                None,
+                upgrade=USERS + '\nop.create_table("orgs", sa.Column("id", sa.Integer()))',
+            ),
+            "b.py": migration(
+                "b", "a", upgrade="op.execute('ALTER TABLE orgs ADD CONSTRAINT c CHECK (id > 0)')"
+            ),
+        },
+    )
+    schema = history.at_heads()
+    assert schema.tables["users"].known and not schema.tables["orgs"].known
+    assert not schema.everything_partial
+    (note,) = schema.opaque
+    assert note.revision == "b" and note.tables == ("orgs",)
+
+
+def test_an_opaque_operation_naming_no_table_makes_everything_partial(tmp_path: Path) -> None:
+    history = history_of(
+        tmp_path,
+        {
+            "a.py": migration("a", None, upgrade=USERS),
+            "b.py": migration("b", "a", upgrade="migrate_data()"),
+            "c.py": migration("c", "b", upgrade='op.drop_column("users", "nickname")'),
+        },
+    )
+    schema = history.at_heads()
+    assert schema.everything_partial and not schema.tables["users"].known
+    assert history.problems == []  # nothing is claimed about a partial table
+
+
+def test_a_table_never_created_is_partial_and_never_claimed(tmp_path: Path) -> None:
+    history = history_of(
+        tmp_path,
+        {
+            "a.py": migration(
+                "a",
+                None,
+                upgrade='op.add_column("legacy", sa.Column("x", sa.Integer()))\n'
+                'op.drop_column("legacy", "y")\n'
+                'op.add_column("legacy", sa.Column("x", sa.Integer()))',
+            ),
+        },
+    )
+    legacy = history.at_heads().tables["legacy"]
+    assert not legacy.known and list(legacy.columns) == ["x"]
+    assert history.problems == []
+
+
+def test_depends_on_is_applied_before_the_revision(tmp_path: Path) -> None:
+    history = history_of(
+        tmp_path,
+        {
+            "a.py": migration("a", None, upgrade=USERS),
+            "o.py": migration(
+                "o", None, upgrade='op.create_table("orgs", sa.Column("id", sa.Integer()))'
+            ),
+            "b.py": migration(
+                "b",
+                "a",
+                depends_on="o",
+                upgrade='op.add_column("orgs", sa.Column("name", sa.String()))',
+            ),
+        },
+    )
+    before = history.before("b")
+    assert set(before.tables) == {"users", "orgs"}
+    assert history.after("b").tables["orgs"].known
+    assert history.problems == []
+
+
+def test_merge_of_branches_that_drop_the_same_column(tmp_path: Path) -> None:
+    history = history_of(
+        tmp_path,
+        {
+            "a.py": migration("a", None, upgrade=USERS),
+            "b.py": migration("b", "a", upgrade='op.drop_column("users", "email")'),
+            "c.py": migration("c", "a", upgrade='op.drop_column("users", "email")'),
+            "m.py": migration("m", ("b", "c")),
+        },
+    )
+    (problem,) = history.problems
+    assert (problem.kind, problem.merge, problem.what) == ("missing", "m", "column users.email")
+    assert {problem.revision, problem.origin.revision} == {"b", "c"}  # type: ignore[union-attr]
+
+
+def test_merge_of_independent_branches_is_their_union(tmp_path: Path) -> None:
+    history = history_of(
+        tmp_path,
+        {
+            "a.py": migration("a", None, upgrade=USERS),
+            "b.py": migration("b", "a", upgrade='op.drop_column("users", "email")'),
+            "c.py": migration(
+                "c", "a", upgrade='op.add_column("users", sa.Column("age", sa.Integer()))'
+            ),
+            "m.py": migration("m", ("b", "c")),
+            "n.py": migration("n", "m", upgrade='op.drop_column("users", "email")'),
+        },
+    )
+    assert list(history.before("n").tables["users"].columns) == ["id", "age"]
+    (problem,) = history.problems
+    assert problem.revision == "n" and problem.origin.revision == "b"  # type: ignore[union-attr]
+
+
+def test_a_cycle_gives_no_schema_and_no_traceback(tmp_path: Path) -> None:
+    history = history_of(
+        tmp_path, {"a.py": migration("a", "b", upgrade=USERS), "b.py": migration("b", "a")}
+    )
+    assert history.cyclic and history.problems == [] and history.reverts == {}
+    assert history.at_heads().tables == {}
+
+
+def test_unknown_parent_makes_the_history_untraced(tmp_path: Path) -> None:
+    history = history_of(
+        tmp_path,
+        {
+            "b.py": migration("b", "nowhere", upgrade='op.drop_table("users")'),
+            "c.py": migration("c", "b", upgrade='op.drop_table("users")'),
+        },
+    )
+    assert history.problems == []
+    assert history.at_heads().everything_partial
+
+
+def test_round_trip_names_what_is_left_behind_and_lost(tmp_path: Path) -> None:
+    history = history_of(
+        tmp_path,
+        {
+            "a.py": migration("a", None, upgrade=USERS, downgrade='op.drop_table("users")'),
+            "b.py": migration(
+                "b",
+                "a",
+                upgrade='op.add_column("users", sa.Column("age", sa.Integer()))',
+                downgrade='op.drop_column("users", "email")\nop.drop_column("users", "gone")',
+            ),
+        },
+    )
+    assert set(history.reverts) == {"b"}
+    revert = history.reverts["b"]
+    assert revert.left_behind == ("column users.age",)
+    assert revert.lost == ("column users.email",)
+    assert [f.what for f in revert.failures] == ["column users.gone"]
+
+
+def test_operations_survive_the_cache_and_results_are_identical(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read cache stores RevisionFile.operations: a warm run reads them from JSON and must
+    find exactly what a cold run finds."""
+    versions = write_tree(
+        tmp_path / "versions",
+        {
+            "a.py": migration("a", None, upgrade=USERS, downgrade='op.drop_table("users")'),
+            "b.py": migration(
+                "b",
+                "a",
+                upgrade='op.add_column("users", sa.Column("plan", sa.String(), nullable=False))\n'
+                'op.execute("CREATE INDEX ix_plan ON users (plan)")',
+                downgrade='op.drop_index("ix_plan")',
+            ),
+            "c.py": migration(
+                "c", "a", upgrade='op.add_column("users", sa.Column("plan", sa.String()))'
+            ),
+            "m.py": migration("m", ("b", "c")),
+        },
+    )
+    monkeypatch.setenv("CHAINLINT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("CHAINLINT_NO_CACHE", raising=False)
+    environment = versions_environment(versions)
+    settings = Settings(select=("ALL",))
+    cold_files = read_environment(environment, cache=True)
+    assert (tmp_path / "cache").is_dir()
+    warm_files = read_environment(environment, cache=True)
+    plain_files = read_environment(environment, cache=False)
+    assert [f.operations for f in warm_files] == [f.operations for f in plain_files]
+    assert warm_files == plain_files == cold_files
+    results = [
+        check_graph(RevisionGraph(environment, files), settings)
+        for files in (plain_files, warm_files)
+    ]
+    assert results[0] == results[1]
+    assert {f.code for f in results[0]} >= {"CL301", "CL303", "CL305"}
+
+
+def test_a_tampered_operation_in_the_cache_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    versions = write_tree(tmp_path / "versions", {"a.py": migration("a", None, upgrade=USERS)})
+    monkeypatch.setenv("CHAINLINT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("CHAINLINT_NO_CACHE", raising=False)
+    environment = versions_environment(versions)
+    expected = read_environment(environment, cache=False)
+    read_environment(environment, cache=True)
+    (cache_file,) = (tmp_path / "cache").glob("env-*.json")
+    document = json.loads(cache_file.read_text())
+    (entry,) = document["files"].values()
+    entry["data"]["ops"][2][0][0] = "DropEverything"
+    cache_file.write_text(json.dumps(document))
+    assert read_environment(environment, cache=True) == expected
+
+
+def _schema_command(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chainlint", "schema", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"},
+    )
+
+
+def test_schema_command_json_is_versioned_and_text_reads_like_psql(tmp_path: Path) -> None:
+    fixture = ROOT / "fixtures" / "column-already-exists"
+    done = _schema_command(["--format", "json", "--revision", "002_conditional", "."], fixture)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["version"] == 1
+    (environment,) = document["environments"]
+    assert environment["revision"] == "002_conditional"
+    table = environment["tables"]["step_executions"]
+    assert table["known"] is True
+    assert table["columns"]["condition_expression"]["created_by"] == "002_conditional"
+    assert table["columns"]["id"] == {
+        "type": "sa.Integer()",
+        "nullable": False,
+        "server_default": None,
+        "created_by": "001_initial",
+        "path": "migrations/versions/001_initial.py",
+        "line": 20,
+    }
+    assert table["indexes"]["ix_step_executions_status"]["columns"] == ["status"]
+    assert environment["opaque"] == []
+    text = _schema_command([], fixture)
+    assert text.returncode == 0, text.stderr
+    assert 'Table "step_executions" (partial' in text.stdout
+    assert "condition_expression | sa.Text()" in text.stdout
+
+
+def test_schema_command_unknown_revision_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    fixture = ROOT / "fixtures" / "column-already-exists"
+    with pytest.raises(SystemExit) as exited:
+        main(["schema", str(fixture), "--revision", "nope"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no revision 'nope'" in err
