@@ -15,9 +15,9 @@ _TABLE = """op.create_table(
 class NotNullColumnWithoutDefault(Rule):
     """
     ## What it does
-    Reports `add_column(..., nullable=False)` (or `batch_op.add_column`, or `ALTER TABLE ... ADD
-    COLUMN ... NOT NULL` in `op.execute`) without a `server_default`, on a table that existed
-    before this revision.
+    Reports a NOT NULL column added without a `server_default` to a table made before this
+    revision. It reads `op.add_column`, `batch_op.add_column` and plain `ALTER TABLE ... ADD
+    COLUMN ... NOT NULL` statements in `op.execute`.
 
     ## Why is this bad?
     The database must fill the new column for every existing row and has nothing to fill it
