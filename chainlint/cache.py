@@ -1,349 +1,515 @@
-"""A persistent cache of per-file read results, so repeated runs on an unchanged tree are cheap.
+"""A persistent cache, so repeated runs on an unchanged tree are cheap.
 
-Plain JSON, validated field by field on load: a cache folder can arrive inside a pull request,
-and pickle or marshal data from it would run or crash code in CI. A corrupt, truncated, foreign
-or tampered cache is ignored and rebuilt. Entries are keyed by path, size and mtime (of the
-file and of every project module its constants came from) and chainlint's version.
+Two files per environment in the project's `.chainlint_cache/` folder (beside the
+`pyproject.toml` or `alembic.ini` of the environment; `$CHAINLINT_CACHE_DIR` overrides):
+
+- `read-*.json`: each file's read result, reused while the file's stat key is unchanged;
+- `result-*.json`: the environment's findings, reused while no file changed at all (a warm
+  `check` reads this file alone and never builds the graph).
+
+Plain JSON only: a cache folder can arrive inside a pull request, and pickle or marshal data from
+it would run or crash code in CI. Each file is one header line (schema version, chainlint's
+version, kind, SHA-256 of the rest) and one JSON document. A file that is foreign, truncated,
+tampered with (checksum), too large, not a regular file or a symlink is ignored and rebuilt; an
+entry of an unexpected shape is ignored and re-read. A committed cache cannot match a fresh
+checkout: entries are keyed by size, mtime, ctime and inode (as git's index is), and ctime and
+inode cannot be carried by a repository. The folder itself is never a symlink (a committed
+`.chainlint_cache` symlink must not send files anywhere) and never the filesystem root.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
-import tempfile
-from collections.abc import Callable
+import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chainlint import __version__
 from chainlint.findings import Finding, Fix
 from chainlint.ops import dump_operations, load_operations
 from chainlint.read import Assignment, HeaderField, Identifier, ReadProblem, RevisionFile
 
+if TYPE_CHECKING:
+    from chainlint.discover import Environment
+
 CACHE_DIR = ".chainlint_cache"
-SCHEMA = 2
-_SHAPES = {"none", "scalar", "sequence", "dynamic"}
+SCHEMA = 3
+# The markers of a project root, nearest first, for environments without a configuration file.
+_ROOT_MARKERS = ("pyproject.toml", "alembic.ini", "setup.cfg", "setup.py", ".git")
+# A cache file larger than this is not read (a cache is about 0.3 KB per migration).
+_MAX_BYTES = 16 * 1024 * 1024
+_MAX_BYTES_PER_FILE = 8 * 1024
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_BY_DESCRIPTOR = (
+    os.open in os.supports_dir_fd and os.replace in os.supports_dir_fd and bool(_NOFOLLOW)
+)
+
+Stamp = list[int]
 
 
-class InvalidCache(Exception):
-    pass
+# -- where -------------------------------------------------------------------------------------
 
 
-def cache_folder(cwd: Path | None = None) -> Path:
-    """`.chainlint_cache/` in the working directory (the project root under pre-commit and CI),
-    or `$CHAINLINT_CACHE_DIR`."""
+def project_root(environment: Environment) -> Path:
+    """The folder of the environment's `alembic.ini` or `pyproject.toml`; without one, the
+    nearest folder above the environment that holds one of the usual project markers."""
+    if environment.config_path is not None:
+        return Path(os.path.abspath(environment.config_path)).parent
+    start = Path(os.path.abspath(environment.root))
+    for folder in (start, *start.parents):
+        if any(os.path.lexists(folder / marker) for marker in _ROOT_MARKERS):
+            return folder
+    return start.parent
+
+
+def cache_folder(environment: Environment) -> Path | None:
+    """`$CHAINLINT_CACHE_DIR`, or `.chainlint_cache/` at the project root; None where no cache
+    may be kept (the root would be the filesystem root)."""
     override = os.environ.get("CHAINLINT_CACHE_DIR")
     if override:
-        return Path(override)
-    return (cwd or Path.cwd()) / CACHE_DIR
-
-
-def _stamp(path: Path) -> list[int] | None:
-    try:
-        status = path.stat()
-    except OSError:
+        return Path(os.path.abspath(override))
+    root = project_root(environment)
+    if root.parent == root:
         return None
-    return [status.st_size, status.st_mtime_ns]
+    return root / CACHE_DIR
+
+
+def stamp(path: Path | str) -> Stamp | None:
+    """What a file's cache entry is valid for: size, mtime, ctime and inode. An edit that keeps
+    the size and restores the mtime (`touch -r`) still changes the ctime."""
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino]
+
+
+class CacheFolder:
+    """The cache folder, opened without following symlinks; every file operation goes through
+    its descriptor, so a folder swapped for a symlink later cannot redirect writes either."""
+
+    def __init__(self, path: Path, descriptor: int | None) -> None:
+        self.path = path
+        self._descriptor = descriptor
+
+    @classmethod
+    def open(cls, path: Path | None, create: bool) -> CacheFolder | None:
+        """None when the folder cannot be used: missing (and not to be created), a symlink, or
+        not a directory. A new folder gets a `.gitignore` that ignores everything in it."""
+        if path is None:
+            return None
+        if create:
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                pass
+            except OSError:
+                return None
+            else:
+                folder = cls.open(path, create=False)
+                if folder is not None:
+                    folder.write(".gitignore", b"# Created by chainlint.\n*\n")
+                return folder
+        try:
+            status = os.lstat(path)
+        except OSError:
+            return None
+        if not stat.S_ISDIR(status.st_mode):  # a symlink (to anything) or a file
+            return None
+        if not _BY_DESCRIPTOR:
+            return cls(path, None)
+        try:
+            descriptor = os.open(path, os.O_RDONLY | _DIRECTORY | _NOFOLLOW)
+        except OSError:
+            return None
+        return cls(path, descriptor)
+
+    def close(self) -> None:
+        if self._descriptor is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._descriptor)
+            self._descriptor = None
+
+    def _open(self, name: str, flags: int, mode: int = 0o644) -> int:
+        if self._descriptor is None:
+            full = self.path / name
+            if os.path.islink(full):
+                raise OSError(f"{full} is a symlink")
+            return os.open(full, flags | _NOFOLLOW, mode)
+        return os.open(name, flags | _NOFOLLOW, mode, dir_fd=self._descriptor)
+
+    def read(self, name: str, limit: int) -> bytes | None:
+        """The file's bytes if it is a regular file (not a symlink, FIFO or device) of at most
+        `limit` bytes."""
+        try:
+            descriptor = self._open(name, os.O_RDONLY | _NONBLOCK)
+        except OSError:
+            return None
+        try:
+            status = os.fstat(descriptor)
+            if not stat.S_ISREG(status.st_mode) or status.st_size > limit:
+                return None
+            chunks = []
+            remaining = status.st_size
+            while remaining > 0:
+                chunk = os.read(descriptor, remaining)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                remaining -= len(chunk)
+            return b"".join(chunks)
+        except OSError:
+            return None
+        finally:
+            os.close(descriptor)
+
+    def write(self, name: str, data: bytes) -> None:
+        """Atomically: a temporary file in the folder, then a rename over `name`."""
+        temporary = f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+        try:
+            descriptor = self._open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        except OSError:
+            return
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+            if self._descriptor is None:
+                os.replace(self.path / temporary, self.path / name)
+            else:
+                os.replace(
+                    temporary, name, src_dir_fd=self._descriptor, dst_dir_fd=self._descriptor
+                )
+        except OSError:
+            with contextlib.suppress(OSError):
+                if self._descriptor is None:
+                    os.unlink(self.path / temporary)
+                else:
+                    os.unlink(temporary, dir_fd=self._descriptor)
+
+
+@contextlib.contextmanager
+def opened(path: Path | None, create: bool) -> Iterator[CacheFolder | None]:
+    folder = CacheFolder.open(path, create)
+    try:
+        yield folder
+    finally:
+        if folder is not None:
+            folder.close()
+
+
+def _name(kind: str, environment_root: Path) -> str:
+    digest = hashlib.sha1(str(environment_root).encode("utf-8")).hexdigest()[:16]
+    return f"{kind}-{digest}.json"
+
+
+# -- the file format: a header line, then one JSON document ------------------------------------
+
+
+def _encode(kind: str, payload: Any) -> bytes:
+    body = json.dumps(payload, separators=(",", ":")).encode("ascii")
+    header = {
+        "schema": SCHEMA,
+        "chainlint": __version__,
+        "kind": kind,
+        "sha256": hashlib.sha256(body).hexdigest(),
+    }
+    return json.dumps(header, separators=(",", ":")).encode("ascii") + b"\n" + body
+
+
+def _decode(kind: str, data: bytes | None) -> Any:
+    """The document, or None for anything that is not an intact file of this kind written by
+    this version of chainlint."""
+    if data is None:
+        return None
+    newline = data.find(b"\n", 0, 512)
+    if newline < 0:
+        return None
+    try:
+        header = json.loads(data[:newline])
+        if (
+            type(header) is not dict
+            or header.get("schema") != SCHEMA
+            or header.get("chainlint") != __version__
+            or header.get("kind") != kind
+        ):
+            return None
+        body = data[newline + 1 :]
+        if header.get("sha256") != hashlib.sha256(body).hexdigest():
+            return None
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
+# -- per-file read results ---------------------------------------------------------------------
 
 
 class ReadCache:
-    """One environment's entries: load, look up, record, save."""
+    """One environment's read results: load, look up, record, save."""
 
-    def __init__(self, folder: Path, environment_root: Path) -> None:
-        digest = hashlib.sha1(str(environment_root).encode("utf-8")).hexdigest()[:16]
-        self.path = folder / f"env-{digest}.json"
+    def __init__(self, folder: Path | None, environment_root: Path, files: int = 0) -> None:
         self.folder = folder
-        self.entries: dict[str, dict[str, Any]] = {}
+        self.name = _name("read", environment_root)
+        self.path = folder / self.name if folder is not None else None
+        self.limit = _MAX_BYTES + _MAX_BYTES_PER_FILE * files
+        self.entries: dict[str, Any] = {}
         self.dirty = False
         self._load()
 
     def _load(self) -> None:
-        try:
-            raw = self.path.read_bytes()
-        except OSError:
-            return
-        try:
-            document = json.loads(raw)
-            if (
-                not isinstance(document, dict)
-                or document.get("schema") != SCHEMA
-                or document.get("chainlint") != __version__
-                or not isinstance(document.get("files"), dict)
-            ):
-                raise InvalidCache
-            self.entries = document["files"]
-        except (ValueError, InvalidCache, RecursionError):
-            self.entries = {}
-            self.dirty = True
+        with opened(self.folder, create=False) as folder:
+            if folder is None:
+                return
+            data = folder.read(self.name, self.limit)
+        document = _decode("read", data)
+        if type(document) is dict:
+            self.entries = document
+        elif data is not None:
+            self.dirty = True  # foreign or broken: rebuilt on save
 
-    def get(self, path: Path, stamp: list[int] | None) -> RevisionFile | None:
+    def get(self, path: Path, key: Stamp | None) -> RevisionFile | None:
         entry = self.entries.get(str(path))
-        if stamp is None or not isinstance(entry, dict) or entry.get("stamp") != stamp:
-            return None
         try:
-            for dependency in _list(entry.get("deps", [])):
-                dep_path, dep_stamp = _list(dependency)
-                if _stamp(Path(_str(dep_path))) != dep_stamp:
+            if key is None or entry[0] != key:  # type: ignore[index]
+                return None
+            for dependency, dependency_key in entry[1]:  # type: ignore[index]
+                if stamp(dependency) != dependency_key:
                     return None
-            return revision_file_from_json(path, entry["data"])
-        except (InvalidCache, KeyError, TypeError, ValueError):
+            return decode_file(path, entry[2])  # type: ignore[index]
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError, RecursionError):
+            # An entry of an unexpected shape: forget it, read the file again.
             self.entries.pop(str(path), None)
             self.dirty = True
             return None
 
-    def put(self, path: Path, stamp: list[int] | None, file: RevisionFile) -> None:
-        if stamp is None:
+    def put(self, path: Path, key: Stamp | None, file: RevisionFile, row: Any = None) -> None:
+        if key is None:
             return
-        deps = [[str(p), _stamp(p)] for p in file.used_modules]
-        self.entries[str(path)] = {
-            "stamp": stamp,
-            "deps": deps,
-            "data": revision_file_to_json(file),
-        }
+        dependencies = [[str(p), stamp(p)] for p in file.used_modules]
+        self.entries[str(path)] = [key, dependencies, row if row is not None else encode_file(file)]
         self.dirty = True
 
     def save(self, keep: set[str]) -> None:
         """Write the entries for `keep` (the environment's current files) atomically."""
-        stale = set(self.entries) - keep
+        stale = [key for key in self.entries if key not in keep]
         if not self.dirty and not stale:
             return
         for key in stale:
             del self.entries[key]
-        document = {"schema": SCHEMA, "chainlint": __version__, "files": self.entries}
-        with contextlib.suppress(OSError):
-            self.folder.mkdir(exist_ok=True)
-            ignore = self.folder / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("# Created by chainlint.\n*\n", encoding="utf-8")
-            descriptor, temporary = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-            try:
-                with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                    json.dump(document, handle, separators=(",", ":"))
-                os.replace(temporary, self.path)
-            except OSError:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
+        with opened(self.folder, create=True) as folder:
+            if folder is not None:
+                folder.write(self.name, _encode("read", self.entries))
 
 
-def read_with_cache(
-    paths: list[Path],
-    cache: ReadCache,
-    read: Callable[[list[Path]], list[RevisionFile]],
-) -> list[RevisionFile]:
-    stamps = [_stamp(path) for path in paths]
-    found = [cache.get(path, stamp) for path, stamp in zip(paths, stamps, strict=True)]
+ReadMany = Callable[[list[Path]], list[tuple[RevisionFile, Any]]]
+
+
+def read_with_cache(paths: list[Path], cache: ReadCache, read: ReadMany) -> list[RevisionFile]:
+    """Each file from the cache when its entry is valid, else through `read`, which returns
+    (file, encoded row or None) pairs; the cache is saved after."""
+    keys = [stamp(path) for path in paths]
+    found = [cache.get(path, key) for path, key in zip(paths, keys, strict=True)]
     missing = [i for i, file in enumerate(found) if file is None]
-    for index, file in zip(missing, read([paths[i] for i in missing]), strict=True):
+    for index, (file, row) in zip(missing, read([paths[i] for i in missing]), strict=True):
         found[index] = file
         if file.problem is None or not file.problem.message.startswith("cannot be read"):
-            cache.put(paths[index], stamps[index], file)
+            cache.put(paths[index], keys[index], file, row)
     cache.save({str(p) for p in paths})
     return [file for file in found if file is not None]
 
 
-# -- JSON <-> RevisionFile, validated ---------------------------------------------------------
+# -- RevisionFile <-> plain JSON rows ----------------------------------------------------------
+#
+# Rows are lists in a fixed order (the field names are not repeated per file). Decoding checks
+# each row's cell types in one set lookup, so a well-formed file of the wrong shape fails here,
+# as a ValueError, and never later in a rule.
+
+_ASSIGNMENTS = ("revision", "down_revision", "branch_labels", "depends_on")
+_SHAPES = frozenset({"none", "scalar", "sequence", "dynamic"})
+_NONE = type(None)
+_IDENTIFIER_ROWS = frozenset(
+    (value, int, int, str, str, via) for value in (str, _NONE) for via in (str, _NONE)
+)
+_ASSIGNMENT_ROW = (int, int, str, bool, list)
+_HEADER_ROW = (str, str, int, int)
+_PROBLEM_ROW = (str, int, int)
+_FILE_ROWS = frozenset(
+    (*assignments, list, problem, legacy, list, docstring, str, list, str, operations)
+    for assignments in itertools.product((list, _NONE), repeat=4)
+    for problem in (list, _NONE)
+    for legacy in (str, _NONE)
+    for docstring in (list, _NONE)
+    for operations in (list, _NONE)
+)
 
 
-def revision_file_to_json(file: RevisionFile) -> dict[str, Any]:
-    return {
-        "revision": _assignment_out(file.revision),
-        "down_revision": _assignment_out(file.down_revision),
-        "branch_labels": _assignment_out(file.branch_labels),
-        "depends_on": _assignment_out(file.depends_on),
-        "header": [[h.label, h.value, h.line, h.column] for h in file.header],
-        "problem": (
-            [file.problem.message, file.problem.line, file.problem.column] if file.problem else None
-        ),
-        "legacy": file.legacy_revision,
-        "noqa": [[line, sorted(codes) if codes is not None else None] for line, codes in file.noqa],
-        "docstring": list(file.docstring_lines) if file.docstring_lines else None,
-        "encoding": file.encoding,
-        "used": [str(p) for p in file.used_modules],
-        "message": file.message,
-        "ops": dump_operations(file.operations) if file.operations is not None else None,
-    }
+def encode_file(file: RevisionFile) -> list[Any]:
+    return [
+        _assignment_out(file.revision),
+        _assignment_out(file.down_revision),
+        _assignment_out(file.branch_labels),
+        _assignment_out(file.depends_on),
+        [[h.label, h.value, h.line, h.column] for h in file.header],
+        [file.problem.message, file.problem.line, file.problem.column] if file.problem else None,
+        file.legacy_revision,
+        [[line, sorted(codes) if codes is not None else None] for line, codes in file.noqa],
+        list(file.docstring_lines) if file.docstring_lines else None,
+        file.encoding,
+        [str(p) for p in file.used_modules],
+        file.message,
+        dump_operations(file.operations) if file.operations is not None else None,
+    ]
 
 
 def _assignment_out(assignment: Assignment | None) -> list[Any] | None:
     if assignment is None:
         return None
-    items = [[i.value, i.line, i.column, i.source, i.kind, i.via] for i in assignment.items]
     return [
-        assignment.name,
         assignment.line,
         assignment.column,
         assignment.shape,
-        items,
         assignment.annotated,
+        [[i.value, i.line, i.column, i.source, i.kind, i.via] for i in assignment.items],
     ]
 
 
-# Each row is validated by the exact types of its cells, compared in one set lookup.
-_NONE = type(None)
-_IDENTIFIER_ROWS = {
-    (value, int, int, str, str, via) for value in (str, _NONE) for via in (str, _NONE)
-}
-_ASSIGNMENT_ROW = (str, int, int, str, list, bool)
-_HEADER_ROW = (str, str, int, int)
-_PROBLEM_ROW = (str, int, int)
-
-
-def _row(row: Any, allowed: Any) -> Any:
+def _check(row: Any, allowed: Any) -> Any:
     if type(row) is not list or tuple(map(type, row)) not in allowed:
-        raise InvalidCache
+        raise ValueError("unexpected cache row")
     return row
 
 
-def revision_file_from_json(path: Path, data: Any) -> RevisionFile:
-    if type(data) is not dict:
-        raise InvalidCache
-    problem = data["problem"]
-    docstring = data["docstring"]
-    legacy = data["legacy"]
-    encoding = data["encoding"]
-    message = data["message"]
-    if type(encoding) is not str or (legacy is not None and type(legacy) is not str):
-        raise InvalidCache
-    if type(message) is not str:
-        raise InvalidCache
-    noqa = []
-    for line, codes in _list(data["noqa"]):
-        if type(line) is not int or (codes is not None and not _all_str(_list(codes))):
-            raise InvalidCache
-        noqa.append((line, frozenset(codes) if codes is not None else None))
-    used = _list(data["used"])
-    if not _all_str(used):
-        raise InvalidCache
+def decode_file(path: Path, row: Any) -> RevisionFile:
+    """Raises ValueError (or TypeError, IndexError) for a row of the wrong shape."""
+    _check(row, _FILE_ROWS)
+    revision, down, labels, depends, header, problem, legacy, noqa, docstring = row[:9]
+    encoding, used, message, operations = row[9:]
     return RevisionFile(
         path=path,
-        revision=_assignment_in(data["revision"]),
-        down_revision=_assignment_in(data["down_revision"]),
-        branch_labels=_assignment_in(data["branch_labels"]),
-        depends_on=_assignment_in(data["depends_on"]),
-        header=tuple(HeaderField(*_row(row, {_HEADER_ROW})) for row in _list(data["header"])),
-        problem=ReadProblem(*_row(problem, {_PROBLEM_ROW})) if problem is not None else None,
+        revision=_assignment_in("revision", revision),
+        down_revision=_assignment_in("down_revision", down),
+        branch_labels=_assignment_in("branch_labels", labels),
+        depends_on=_assignment_in("depends_on", depends),
+        header=tuple(HeaderField(*_check(field, (_HEADER_ROW,))) for field in header),
+        problem=ReadProblem(*_check(problem, (_PROBLEM_ROW,))) if problem is not None else None,
         legacy_revision=legacy,
-        noqa=tuple(noqa),
+        noqa=tuple(_noqa_in(item) for item in noqa),
         docstring_lines=(
-            (docstring[0], docstring[1])
-            if docstring is not None and _row(docstring, {(int, int)})
-            else None
+            (docstring[0], docstring[1]) if docstring is not None and _ints(docstring, 2) else None
         ),
         encoding=encoding,
-        used_modules=tuple(Path(p) for p in used),
+        used_modules=tuple(Path(p) for p in used if type(p) is str or _bad()),
         message=message,
-        operations=load_operations(data["ops"]) if data["ops"] is not None else None,
+        operations=load_operations(operations) if operations is not None else None,
     )
 
 
-def _all_str(values: list[Any]) -> bool:
-    return all(type(v) is str for v in values)
-
-
-def _assignment_in(data: Any) -> Assignment | None:
-    if data is None:
+def _assignment_in(name: str, row: Any) -> Assignment | None:
+    if row is None:
         return None
-    name, line, column, shape, items, annotated = _row(data, {_ASSIGNMENT_ROW})
-    if shape not in _SHAPES:
-        raise InvalidCache
+    line, column, shape, annotated, items = _check(row, (_ASSIGNMENT_ROW,))
+    # A scalar or dynamic value is one item (RevisionFile.revision_id reads items[0]).
+    if (
+        shape not in _SHAPES
+        or (shape in ("scalar", "dynamic") and len(items) != 1)
+        or (shape == "none" and items)
+    ):
+        raise ValueError("unexpected assignment shape")
     return Assignment(
         name,
         line,
         column,
         shape,
-        tuple(Identifier(*_row(item, _IDENTIFIER_ROWS)) for item in items),
+        tuple(Identifier(*_check(item, _IDENTIFIER_ROWS)) for item in items),
         annotated,
     )
 
 
-def _list(value: Any) -> list[Any]:
-    if not isinstance(value, list):
-        raise InvalidCache
-    return value
+def _noqa_in(item: Any) -> tuple[int, frozenset[str] | None]:
+    line, codes = item
+    if type(line) is not int:
+        raise ValueError("unexpected noqa line")
+    if codes is None:
+        return line, None
+    if type(codes) is not list or not all(type(code) is str for code in codes):
+        raise ValueError("unexpected noqa codes")
+    return line, frozenset(codes)
 
 
-def _str(value: Any) -> str:
-    if not isinstance(value, str):
-        raise InvalidCache
-    return value
+def _ints(row: list[Any], count: int) -> bool:
+    if len(row) != count or not all(type(value) is int for value in row):
+        raise ValueError("unexpected cache row")
+    return True
 
 
-# -- whole-environment results ------------------------------------------------------------------
+def _bad() -> bool:
+    raise ValueError("unexpected cache row")
+
+
+# -- whole-environment results -----------------------------------------------------------------
 #
 # When no file of an environment (nor any project module its constants came from) changed, and
 # neither did the settings, the findings cannot have changed either: `check` reuses them without
-# rebuilding the graph. Only findings and the environment's summary are stored, validated on load
-# like everything else here.
+# reading a single migration or building the graph.
 
-_FINDING_ROWS = {
+Summary = tuple[int, tuple[str, ...], tuple[str, ...]]
+
+_FINDING_ROWS = frozenset(
     (str, str, str, str, str, int, int, revision, fix, environment)
     for revision in (str, _NONE)
     for fix in (list, _NONE)
     for environment in (str, _NONE)
-}
+)
 
 
 class ResultCache:
-    def __init__(self, folder: Path, environment_root: Path) -> None:
-        digest = hashlib.sha1(str(environment_root).encode("utf-8")).hexdigest()[:16]
-        self.path = folder / f"result-{digest}.json"
+    def __init__(self, folder: Path | None, environment_root: Path, files: int = 0) -> None:
         self.folder = folder
+        self.name = _name("result", environment_root)
+        self.path = folder / self.name if folder is not None else None
+        self.limit = _MAX_BYTES + _MAX_BYTES_PER_FILE * files
 
-    def load(
-        self, key: str
-    ) -> tuple[tuple[int, tuple[str, ...], tuple[str, ...]], list[Finding]] | None:
+    def load(self, key: str) -> tuple[Summary, list[Finding]] | None:
+        with opened(self.folder, create=False) as folder:
+            if folder is None:
+                return None
+            document = _decode("result", folder.read(self.name, self.limit))
         try:
-            document = json.loads(self.path.read_bytes())
-            if (
-                type(document) is not dict
-                or document.get("schema") != SCHEMA
-                or document.get("chainlint") != __version__
-                or document.get("key") != key
-            ):
+            if type(document) is not dict or document["key"] != key:
                 return None
-            for module, stamp in _list(document["modules"]):
-                if _stamp(Path(_str(module))) != stamp:
+            for module, module_key in document["modules"]:
+                if stamp(module) != module_key:
                     return None
-            count, heads, bases = _row(document["summary"], {(int, list, list)})
-            if not (_all_str(heads) and _all_str(bases)):
+            count, heads, bases = _check(document["summary"], ((int, list, list),))
+            if not all(type(h) is str for h in [*heads, *bases]):
                 return None
-            findings = [_finding_in(row) for row in _list(document["findings"])]
-        except (OSError, ValueError, KeyError, TypeError, InvalidCache, RecursionError):
+            findings = [_finding_in(row) for row in document["findings"]]
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError):
             return None
         return (count, tuple(heads), tuple(bases)), findings
 
-    def save(
-        self,
-        key: str,
-        summary: tuple[int, tuple[str, ...], tuple[str, ...]],
-        findings: list[Finding],
-        modules: set[Path],
-    ) -> None:
+    def save(self, key: str, summary: Summary, findings: list[Finding], modules: set[Path]) -> None:
         document = {
-            "schema": SCHEMA,
-            "chainlint": __version__,
             "key": key,
-            "modules": [[str(m), _stamp(m)] for m in sorted(modules)],
+            "modules": [[str(m), stamp(m)] for m in sorted(modules)],
             "summary": [summary[0], list(summary[1]), list(summary[2])],
             "findings": [_finding_out(f) for f in findings],
         }
-        with contextlib.suppress(OSError):
-            self.folder.mkdir(exist_ok=True)
-            descriptor, temporary = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-            try:
-                with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                    json.dump(document, handle, separators=(",", ":"))
-                os.replace(temporary, self.path)
-            except OSError:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
+        with opened(self.folder, create=True) as folder:
+            if folder is not None:
+                folder.write(self.name, _encode("result", document))
 
 
 def environment_key(environment: Any, settings: Any, paths: list[Path]) -> str:
     """What a check's findings depend on, besides imported modules: chainlint's version, the
-    environment's configuration, the settings, and every file's path, size and mtime."""
+    environment's configuration, the settings, and every file's path and stat key."""
     material = [
         __version__,
         str(environment.root),
@@ -352,7 +518,7 @@ def environment_key(environment: Any, settings: Any, paths: list[Path]) -> str:
         environment.recursive,
         environment.file_template,
         [settings.select, settings.ignore, settings.extend_select, settings.max_revision_length],
-        [[str(p), _stamp(p)] for p in paths],
+        [[str(p), stamp(p)] for p in paths],
     ]
     return hashlib.sha256(json.dumps(material).encode("utf-8")).hexdigest()
 
@@ -373,13 +539,13 @@ def _finding_out(finding: Finding) -> list[Any]:
 
 
 def _finding_in(row: Any) -> Finding:
-    code, name, severity, message, path, line, column, revision, fix, environment = _row(
+    code, name, severity, message, path, line, column, revision, fix, environment = _check(
         row, _FINDING_ROWS
     )
     if severity not in ("error", "warning"):
-        raise InvalidCache
+        raise ValueError("unexpected severity")
     if fix is not None:
-        description, applicable = _row(fix, {(str, bool)})
+        description, applicable = _check(fix, ((str, bool),))
         # The edits are not kept: `check` only reports a fix; `fix` recomputes it.
         fix = Fix(description, applicable)
     return Finding(

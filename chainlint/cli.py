@@ -187,14 +187,25 @@ def check(
     result = lint_paths(list(paths) or [Path.cwd()], run.settings, base_ref, reuse=True)
     cwd = Path.cwd()
     if output_format == "text":
-        from chainlint.report.text import render_text
+        from chainlint.report.text import render_plain, render_text, wants_rich
 
         if output_file is None:
-            render_text(result, make_console(run.color), cwd, run.quiet)
+            if wants_rich(run.color, sys.stdout):
+                render_text(result, make_console(run.color), cwd, run.quiet)
+            else:
+                plain = render_plain(result, cwd, run.quiet)
+                # Not a terminal: rich would print exactly this, uncoloured.
+                if plain is not None:
+                    sys.stdout.write(plain)
+                else:
+                    render_text(result, make_console(run.color), cwd, run.quiet)
         else:
-            console = make_file_console()
-            render_text(result, console, cwd, run.quiet)
-            write_output(output_file, console.file.getvalue())
+            plain = render_plain(result, cwd, run.quiet)
+            if plain is None:
+                console = make_file_console()
+                render_text(result, console, cwd, run.quiet)
+                plain = console.file.getvalue()
+            write_output(output_file, plain)
     elif output_file is None:
         click.echo(render(output_format, result, cwd), nl=False)
     else:

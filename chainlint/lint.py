@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import json
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chainlint.config import Settings
 from chainlint.constants import ModuleConstants
 from chainlint.discover import Environment, discover_environments
 from chainlint.errors import InternalError
 from chainlint.findings import Finding
-from chainlint.graph import RevisionGraph
 from chainlint.read import RevisionFile, read_revision_file
-from chainlint.rules import selected_rules
-from chainlint.rules.base import RuleContext
 
 if TYPE_CHECKING:
+    # networkx (through the graph and the rules) is imported only when a graph is built: a
+    # warm `check` answered from the result cache never needs it.
     from chainlint.git import BaseSnapshot
+    from chainlint.graph import RevisionGraph
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,51 +53,127 @@ class LintResult:
         return [f for f in self.findings if f.severity == "error"]
 
 
+@contextlib.contextmanager
+def bulk_work() -> Iterator[None]:
+    """No garbage collection while thousands of long-lived objects are made (parsing, cache
+    loading): the collector would walk them again and again and find nothing to free (ast trees
+    hold no reference cycles). The previous state is restored after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def read_environment(
     environment: Environment, constants: ModuleConstants | None = None, cache: bool = False
 ) -> list[RevisionFile]:
     shared = constants or ModuleConstants()
+    paths = list(environment.files)
 
-    def read(paths: list[Path]) -> list[RevisionFile]:
+    def read(paths: list[Path]) -> list[tuple[RevisionFile, Any]]:
         return read_files(paths, shared)
 
-    if cache and not os.environ.get("CHAINLINT_NO_CACHE"):
-        from chainlint.cache import ReadCache, cache_folder, read_with_cache
+    with bulk_work():
+        if cache and not os.environ.get("CHAINLINT_NO_CACHE"):
+            from chainlint.cache import ReadCache, cache_folder, read_with_cache
 
-        return read_with_cache(
-            list(environment.files), ReadCache(cache_folder(), environment.root), read
-        )
-    return read(list(environment.files))
-
-
-# Below this many files a process pool costs more than it saves (measured by bench/run.py).
-PARALLEL_THRESHOLD = 2000
+            folder = cache_folder(environment)
+            return read_with_cache(paths, ReadCache(folder, environment.root, len(paths)), read)
+        return [file for file, _ in read(paths)]
 
 
-def read_files(paths: list[Path], constants: ModuleConstants) -> list[RevisionFile]:
-    """Read files in order; large batches are parsed by a pool of forked processes."""
-    workers = min(os.cpu_count() or 1, 8)
-    if len(paths) < PARALLEL_THRESHOLD or workers < 2 or not _can_fork():
-        return [_read_one(path, constants) for path in paths]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    size = -(-len(paths) // (workers * 4))
-    chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        return [file for chunk in pool.map(_read_chunk, chunks) for file in chunk]
+# Below this many files, forking a helper costs more than it saves (measured by bench/run.py).
+SPLIT_THRESHOLD = 1000
 
 
-def _can_fork() -> bool:
-    import multiprocessing
+def read_files(paths: list[Path], constants: ModuleConstants) -> list[tuple[RevisionFile, Any]]:
+    """Read files in order, each with its cache row when a helper process read it (else None).
 
-    return "fork" in multiprocessing.get_all_start_methods()
+    A large batch is split across forked helper processes when the machine has cores to spare;
+    each helper returns its files as the cache's plain-JSON rows (cheaper to pass and to rebuild
+    than pickled objects) and the parent reads its own share meanwhile. `$CHAINLINT_PROCESSES`
+    caps the number of processes (1: read everything in this one)."""
+    processes = _processes()
+    if len(paths) < SPLIT_THRESHOLD or processes < 2:
+        return [(_read_one(path, constants), None) for path in paths]
+    size = -(-len(paths) // processes)
+    shares = [paths[i : i + size] for i in range(0, len(paths), size)]
+    helpers = [_start_helper(share) for share in shares[1:]]
+    found: list[tuple[RevisionFile, Any]] = [(_read_one(p, constants), None) for p in shares[0]]
+    for share, helper in zip(shares[1:], helpers, strict=True):
+        rows = _finish_helper(helper, len(share))
+        if rows is None:  # the helper failed: read its share here (a bug then names its file)
+            found.extend((_read_one(path, constants), None) for path in share)
+            continue
+        from chainlint.cache import decode_file
+
+        for path, row in zip(share, rows, strict=True):
+            try:
+                found.append((decode_file(path, row), row))
+            except (ValueError, TypeError, IndexError):
+                found.append((_read_one(path, constants), None))
+    return found
 
 
-def _read_chunk(paths: list[Path]) -> list[RevisionFile]:
-    constants = ModuleConstants()
-    return [_read_one(path, constants) for path in paths]
+def _processes() -> int:
+    configured = os.environ.get("CHAINLINT_PROCESSES", "")
+    if configured.isdigit():
+        return max(int(configured), 1)
+    # fork() without exec is safe only where no system library runs threads behind our back.
+    if not sys.platform.startswith("linux"):
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return min(cores, 4)
+
+
+def _start_helper(share: list[Path]) -> tuple[int, Any] | None:
+    import tempfile
+
+    try:
+        handle = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _finish_helper
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        handle.close()
+        return None
+    if pid == 0:  # the helper: read, write the rows, exit without running any parent cleanup
+        code = 1
+        try:
+            from chainlint.cache import encode_file
+
+            constants = ModuleConstants()
+            rows = [encode_file(_read_one(path, constants)) for path in share]
+            handle.write(json.dumps(rows, separators=(",", ":")).encode("ascii"))
+            handle.flush()
+            code = 0
+        finally:
+            os._exit(code)
+    return pid, handle
+
+
+def _finish_helper(helper: tuple[int, Any] | None, count: int) -> list[Any] | None:
+    if helper is None:
+        return None
+    pid, handle = helper
+    try:
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            return None
+        handle.seek(0)
+        rows = json.loads(handle.read())
+    except (OSError, ValueError):
+        return None
+    finally:
+        handle.close()
+    return rows if type(rows) is list and len(rows) == count else None
 
 
 def _read_one(path: Path, constants: ModuleConstants) -> RevisionFile:
@@ -107,6 +187,9 @@ def check_graph(
     graph: RevisionGraph, settings: Settings, base: BaseSnapshot | None = None
 ) -> list[Finding]:
     """Run the selected rules on one graph; drop findings silenced by `# noqa`."""
+    from chainlint.rules import selected_rules
+    from chainlint.rules.base import RuleContext
+
     ctx = RuleContext(graph, settings, base)
     by_path = {file.path: file for file in graph.files}
     findings = []
@@ -134,26 +217,33 @@ def lint_environment(
     """Check one environment. With `reuse` (and the cache on, and no `--base`), findings of an
     unchanged environment are taken from the result cache without building the graph."""
     results = None
-    if reuse and settings.cache and base_ref is None and not os.environ.get("CHAINLINT_NO_CACHE"):
+    use_cache = settings.cache and not os.environ.get("CHAINLINT_NO_CACHE")
+    if reuse and use_cache and base_ref is None:
         from chainlint.cache import ResultCache, cache_folder, environment_key
 
-        results = ResultCache(cache_folder(), environment.root)
-        key = environment_key(environment, settings, list(environment.files))
-        cached = results.load(key)
+        files = list(environment.files)
+        results = ResultCache(cache_folder(environment), environment.root, len(files))
+        key = environment_key(environment, settings, files)
+        with bulk_work():
+            cached = results.load(key)
         if cached is not None:
             (count, heads, bases), findings = cached
             return EnvironmentResult(environment, None, GraphSummary(count, heads, bases)), findings
-    graph = RevisionGraph(environment, read_environment(environment, cache=settings.cache))
-    base = None
-    if base_ref is not None:
-        from chainlint.git import base_snapshot
+    from chainlint.graph import RevisionGraph
 
-        base = base_snapshot(environment, base_ref)
-    findings = check_graph(graph, settings, base)
-    summary = GraphSummary(len(graph.revisions), graph.heads, graph.bases)
-    if results is not None:
-        modules = {module for file in graph.files for module in file.used_modules}
-        results.save(key, (summary.revisions, summary.heads, summary.bases), findings, modules)
+    files_read = read_environment(environment, cache=settings.cache)
+    with bulk_work():
+        graph = RevisionGraph(environment, files_read)
+        base = None
+        if base_ref is not None:
+            from chainlint.git import base_snapshot
+
+            base = base_snapshot(environment, base_ref)
+        findings = check_graph(graph, settings, base)
+        summary = GraphSummary(len(graph.revisions), graph.heads, graph.bases)
+        if results is not None:
+            modules = {module for file in graph.files for module in file.used_modules}
+            results.save(key, (summary.revisions, summary.heads, summary.bases), findings, modules)
     return EnvironmentResult(environment, graph, summary), findings
 
 

@@ -1,20 +1,38 @@
-"""The read cache: same results with and without it, invalidation, and hostile cache files."""
+"""The cache: same results with and without it (and with the read split across processes),
+invalidation, where the cache folder lives, and hostile cache files and folders."""
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import json
 import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from chainlint.cache import ReadCache, read_with_cache
+from chainlint import lint
+from chainlint.cache import (
+    CACHE_DIR,
+    ReadCache,
+    cache_folder,
+    decode_file,
+    encode_file,
+    read_with_cache,
+)
 from chainlint.config import Settings
-from chainlint.discover import discover_environments
+from chainlint.discover import DEFAULT_FILE_TEMPLATE, Environment, discover_environments
 from chainlint.lint import lint_paths
 from chainlint.read import read_revision_file
 from chainlint.rules.base import migration
 from helpers import write_tree
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+Summary = list[tuple[str, str, int, str]]
 
 
 @pytest.fixture
@@ -37,9 +55,26 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     )
 
 
-def _summary(versions: Path, cache: bool) -> list[tuple[str, str, int, str]]:
+def _summary(versions: Path, cache: bool) -> Summary:
     result = lint_paths([versions], Settings(cache=cache))
     return [(f.code, f.path.name, f.line, f.message) for f in result.findings]
+
+
+def _cache_file(tree: Path, kind: str = "read") -> Path:
+    (found,) = (tree.parent / "cache").glob(f"{kind}-*.json")
+    return found
+
+
+def _rewrite(path: Path, change: Callable[[Any], None]) -> None:
+    """Change a cache file's document and write it back with a correct checksum: a well-formed
+    file that only its content can reveal as wrong."""
+    header, _, body = path.read_bytes().partition(b"\n")
+    document = json.loads(body)
+    change(document)
+    body = json.dumps(document).encode("ascii")
+    meta = json.loads(header)
+    meta["sha256"] = hashlib.sha256(body).hexdigest()
+    path.write_bytes(json.dumps(meta).encode("ascii") + b"\n" + body)
 
 
 def test_results_are_identical_with_and_without_the_cache(tree: Path) -> None:
@@ -48,23 +83,96 @@ def test_results_are_identical_with_and_without_the_cache(tree: Path) -> None:
     warm = _summary(tree, cache=True)  # reads it
     assert cold == first == warm
     assert {code for code, *_ in cold} >= {"CL001", "CL009", "CL101"}
-    assert list((tree.parent / "cache").glob("env-*.json"))
+    assert _cache_file(tree).is_file()
     assert (tree.parent / "cache" / ".gitignore").read_text().endswith("*\n")
 
 
-def test_cache_entries_are_used_and_invalidated(tree: Path) -> None:
+def _every_fixture_file() -> list[Path]:
+    return sorted(p for p in FIXTURES.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def test_every_fixture_file_round_trips_through_a_cache_row() -> None:
+    files = [read_revision_file(path) for path in _every_fixture_file()]
+    assert len(files) > 50
+    for file in files:
+        row = json.loads(json.dumps(encode_file(file)))
+        assert decode_file(file.path, row) == file
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.iterdir() if p.is_dir()))
+def test_fixture_results_identical_cold_warm_and_split(
+    fixture: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every fixture: no cache, cache written, cache read, and the read split across forked
+    helper processes give the same findings and summaries."""
+    monkeypatch.setenv("CHAINLINT_CACHE_DIR", str(tmp_path / "cache"))
+
+    def run(cache: bool) -> tuple[str, ...]:
+        """What the user sees: every format's bytes (the result cache keeps no fix edits)."""
+        from chainlint.cli import render
+        from chainlint.report.text import render_plain
+
+        result = lint_paths([FIXTURES / fixture], Settings(cache=cache), reuse=cache)
+        formats = ("json", "sarif", "github", "gitlab")
+        return (
+            str(render_plain(result, FIXTURES)),
+            *(render(f, result, FIXTURES) for f in formats),
+        )
+
+    try:
+        cold = run(False)
+    except Exception as exc:  # a fixture of a usage error: the same error every way
+        with pytest.raises(type(exc)):
+            run(True)
+        return
+    assert run(True) == cold
+    assert run(True) == cold
+    monkeypatch.setattr(lint, "SPLIT_THRESHOLD", 1)
+    monkeypatch.setenv("CHAINLINT_PROCESSES", "3")
+    assert run(False) == cold
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the split read forks")
+def test_split_read_gives_the_same_files(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (environment,) = discover_environments([tree])
+    serial = lint.read_environment(environment)
+    monkeypatch.setattr(lint, "SPLIT_THRESHOLD", 1)
+    monkeypatch.setenv("CHAINLINT_PROCESSES", "2")
+    assert lint.read_environment(environment) == serial
+    assert lint.read_environment(environment, cache=True) == serial  # rows go to the cache
+    assert lint.read_environment(environment, cache=True) == serial  # and come back
+
+
+def test_garbage_collection_is_restored(tree: Path) -> None:
+    assert gc.isenabled()
+    _summary(tree, cache=True)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        _summary(tree, cache=True)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def _read_counting(tree: Path) -> tuple[Callable[[], list[str | None]], list[Path]]:
     (environment,) = discover_environments([tree])
     calls: list[Path] = []
 
-    def read(paths: list[Path]) -> list[object]:
+    def read(paths: list[Path]) -> list[tuple[Any, None]]:
         calls.extend(paths)
-        return [read_revision_file(path) for path in paths]
+        return [(read_revision_file(path), None) for path in paths]
 
     def run() -> list[str | None]:
         cache = ReadCache(tree.parent / "cache", environment.root)
-        files = read_with_cache(list(environment.files), cache, read)  # type: ignore[arg-type]
+        files = read_with_cache(list(environment.files), cache, read)
         return [f.revision_id for f in files]
 
+    return run, calls
+
+
+def test_cache_entries_are_used_and_invalidated(tree: Path) -> None:
+    run, calls = _read_counting(tree)
     assert run() == ["a", "b", None, "c"]
     assert len(calls) == 4
     calls.clear()
@@ -81,6 +189,28 @@ def test_cache_entries_are_used_and_invalidated(tree: Path) -> None:
     }
 
 
+def test_an_edit_that_keeps_size_and_mtime_is_seen(tree: Path) -> None:
+    """Issue 11: same size, mtime restored with `touch -r`: only the ctime (and maybe the inode)
+    tells. Both caches must see it."""
+    for reuse in (False, True):
+        target = tree / "c.py"
+        target.write_text(migration("c", "b_typo"))
+        lint_paths([tree], Settings(cache=True), reuse=reuse)  # cache written
+        before = os.stat(target)
+        source = target.read_text()
+        fixed = source.replace("'b_typo'", "'b'     ")  # same length, CL001 gone
+        assert len(fixed) == len(source)
+        with open(target, "r+", encoding="utf-8") as handle:  # same inode, same size
+            handle.write(fixed)
+        os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert os.stat(target).st_mtime_ns == before.st_mtime_ns
+        result = lint_paths([tree], Settings(cache=True), reuse=reuse)
+        assert "CL001" not in {f.code for f in result.findings}
+        assert [(f.code, f.path.name, f.line, f.message) for f in result.findings] == _summary(
+            tree, cache=False
+        )
+
+
 @pytest.mark.parametrize(
     "content",
     [
@@ -89,9 +219,13 @@ def test_cache_entries_are_used_and_invalidated(tree: Path) -> None:
         b"\x80\x81\x82",
         b"[]",
         b'{"schema": 1, "chainlint": "0.0.0-other", "files": {}}',
-        b'{"schema": 1, "chainlint": "%s", "files": {"x": 3}}',
-        b'{"schema": 1, "chainlint": "%s", "files": "nope"}',
+        b'{"schema":2,"chainlint":"%s","kind":"read","sha256":"0"}\n{}',
+        b'{"schema":2,"chainlint":"%s","kind":"result","sha256":"%h"}\n{}',
+        b'{"schema":2,"chainlint":"0.0.0-other","kind":"read","sha256":"%h"}\n{}',
+        b'{"schema":2,"chainlint":"%s","kind":"read","sha256":"%h"}\n{',
+        b'{"schema":2,"chainlint":"%s","kind":"read","sha256":"%h"}\n[]',
         b"[" * 100000,
+        b'{"schema":2,"chainlint":"%s","kind":"read","sha256":"%x"}\n' + b"[" * 100000,
     ],
 )
 def test_corrupt_or_foreign_cache_is_ignored_and_rebuilt(tree: Path, content: bytes) -> None:
@@ -99,24 +233,81 @@ def test_corrupt_or_foreign_cache_is_ignored_and_rebuilt(tree: Path, content: by
 
     cold = _summary(tree, cache=False)
     _summary(tree, cache=True)
-    (cache_file,) = (tree.parent / "cache").glob("env-*.json")
-    cache_file.write_bytes(content.replace(b"%s", __version__.encode()))
+    cache_file = _cache_file(tree)
+    body = content.partition(b"\n")[2]
+    content = content.replace(b"%s", __version__.encode())
+    content = content.replace(b"%h", hashlib.sha256(b"{}").hexdigest().encode())
+    content = content.replace(b"%x", hashlib.sha256(body).hexdigest().encode())
+    cache_file.write_bytes(content)
     assert _summary(tree, cache=True) == cold
-    assert json.loads(cache_file.read_bytes())["files"]  # rebuilt
+    assert _cache_file(tree).read_bytes() != content  # rebuilt
+    assert _summary(tree, cache=True) == cold
 
 
-def test_tampered_entries_are_rejected(tree: Path) -> None:
+def test_tampered_cache_is_rejected_by_its_checksum(tree: Path) -> None:
+    """Issue 11: a well-formed cache whose values were changed (ids swapped) was accepted."""
+    cold = _summary(tree, cache=False)
+    for reuse in (False, True):
+        lint_paths([tree], Settings(cache=True), reuse=reuse)
+        for cache_file in (tree.parent / "cache").glob("*.json"):
+            data = cache_file.read_bytes()
+            tampered = data.replace(b'"b_typo"', b'"b"').replace(b'"stale"', b'"a"')
+            cache_file.write_bytes(tampered)
+        result = lint_paths([tree], Settings(cache=True), reuse=reuse)
+        assert [(f.code, f.path.name, f.line, f.message) for f in result.findings] == cold
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # (what, where in the entry row) -> a value of the wrong shape
+        lambda row: row[2][0].__setitem__(2, "scalar") or row[2][0].__setitem__(4, []),
+        lambda row: row[2][0].__setitem__(4, [[1, 2]]),
+        lambda row: row[2][0].__setitem__(0, "1"),
+        lambda row: row[2].__setitem__(4, [["Revises", "x", 1]]),
+        lambda row: row[2].__setitem__(7, [[1, [2]]]),
+        lambda row: row[2].__setitem__(8, []),
+        lambda row: row[2].__setitem__(10, [1]),
+        lambda row: row[2].pop(),
+        lambda row: row.__setitem__(1, [[1]]),
+        lambda row: row.__setitem__(2, "data"),
+        lambda row: row.pop(),
+        lambda row: row.clear(),
+    ],
+)
+def test_entries_of_an_unexpected_shape_are_read_again(
+    tree: Path, change: Callable[[Any], None]
+) -> None:
+    """Issue 11: an entry of an unexpected shape gave `internal error: IndexError`. Checksum
+    correct, so only the entry's shape can reveal it."""
     cold = _summary(tree, cache=False)
     _summary(tree, cache=True)
-    (cache_file,) = (tree.parent / "cache").glob("env-*.json")
-    document = json.loads(cache_file.read_bytes())
-    for entry in document["files"].values():
-        entry["data"]["revision"] = ["revision", "x", 1, "scalar", [], True]  # line not an int
-    cache_file.write_text(json.dumps(document))
+    key = str(tree / "a.py")
+
+    def tamper(document: Any) -> None:
+        change(document[key])
+
+    _rewrite(_cache_file(tree), tamper)
+    run, calls = _read_counting(tree)
+    run()
+    assert [p.name for p in calls] == ["a.py"]  # that entry alone is rebuilt
     assert _summary(tree, cache=True) == cold
 
 
-def _check(versions: Path, **options: object) -> tuple[list[tuple[str, str, int, str]], bool]:
+def test_tampered_result_cache_is_not_trusted(tree: Path) -> None:
+    cold = _summary(tree, cache=False)
+    _check(tree)
+    result_file = _cache_file(tree, "result")
+
+    def tamper(document: Any) -> None:
+        document["findings"][0][5] = "13"  # a line that is not an int
+
+    _rewrite(result_file, tamper)
+    findings, rebuilt = _check(tree)
+    assert findings == cold and rebuilt
+
+
+def _check(versions: Path, **options: object) -> tuple[Summary, bool]:
     """Findings through the command line's path, and whether the graph was rebuilt."""
     result = lint_paths([versions], Settings(cache=True, **options), reuse=True)  # type: ignore[arg-type]
     rebuilt = all(env.graph is not None for env in result.environments)
@@ -134,6 +325,18 @@ def test_unchanged_environment_reuses_its_findings(tree: Path) -> None:
     assert rebuilt and {code for code, *_ in narrowed} == {"CL001"}
 
 
+def test_warm_check_reads_no_file_entry(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unchanged environment is answered by the result cache alone."""
+    _check(tree)
+
+    def fail(*args: object) -> None:
+        raise AssertionError("the read cache was loaded")
+
+    monkeypatch.setattr(ReadCache, "_load", fail)
+    _, rebuilt = _check(tree)
+    assert not rebuilt
+
+
 def test_result_cache_invalidated_by_files_and_imported_modules(tree: Path) -> None:
     _check(tree)
     (tree / "c.py").write_text(migration("c", "b"))
@@ -148,12 +351,177 @@ def test_result_cache_invalidated_by_files_and_imported_modules(tree: Path) -> N
     assert rebuilt and findings == _summary(tree, cache=False)
 
 
-def test_tampered_result_cache_is_not_trusted(tree: Path) -> None:
+# -- where the cache lives, and folders and files that must not be used ------------------------
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project with alembic.ini at its root, the cache in its default place."""
+    monkeypatch.delenv("CHAINLINT_CACHE_DIR", raising=False)
+    monkeypatch.delenv("CHAINLINT_NO_CACHE", raising=False)
+    root = tmp_path / "project"
+    write_tree(
+        root,
+        {
+            "alembic.ini": "[alembic]\nscript_location = %(here)s/migrations\n",
+            "migrations/env.py": "",
+            "migrations/versions/a.py": migration("a", None),
+            "migrations/versions/b.py": migration("b", "a_typo"),
+        },
+    )
+    return root
+
+
+def _cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k != "CHAINLINT_CACHE_DIR"}
+    environ.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "chainlint", *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_cache_folder_is_at_the_project_root(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10: run from a subfolder (an editor, `cd migrations`), the cache still goes beside
+    alembic.ini, not into the working directory."""
+    versions = project / "migrations" / "versions"
+    monkeypatch.chdir(versions)
+    lint_paths([Path(".")], Settings(cache=True), reuse=True)
+    assert (project / CACHE_DIR / ".gitignore").is_file()
+    assert list((project / CACHE_DIR).glob("read-*.json"))
+    assert not (versions / CACHE_DIR).exists()
+    # `$CHAINLINT_CACHE_DIR` still wins.
+    monkeypatch.setenv("CHAINLINT_CACHE_DIR", str(project.parent / "elsewhere"))
+    lint_paths([Path(".")], Settings(cache=True), reuse=True)
+    assert list((project.parent / "elsewhere").glob("result-*.json"))
+
+
+def test_cache_folder_of_a_bare_versions_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CHAINLINT_CACHE_DIR", raising=False)
+    write_tree(tmp_path / "app", {"pyproject.toml": "", "db/versions/a.py": migration("a", None)})
+    (environment,) = discover_environments([tmp_path / "app" / "db" / "versions"])
+    assert cache_folder(environment) == tmp_path / "app" / CACHE_DIR
+
+
+def test_no_cache_folder_at_the_filesystem_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11: run from `/`, chainlint created `/.chainlint_cache`."""
+    monkeypatch.delenv("CHAINLINT_CACHE_DIR", raising=False)
+    environment = Environment(
+        root=Path("/migrations"),
+        source="alembic.ini",
+        config_path=Path("/alembic.ini"),
+        version_locations=(Path("/migrations/versions"),),
+        recursive=False,
+        file_template=DEFAULT_FILE_TEMPLATE,
+        files=(),
+    )
+    assert cache_folder(environment) is None
+
+
+def test_running_from_the_filesystem_root_creates_nothing_there(project: Path) -> None:
+    existed = os.path.lexists("/" + CACHE_DIR)
+    done = _cli("check", str(project), cwd=Path("/"))
+    assert done.returncode == 1, done.stderr
+    assert os.path.lexists("/" + CACHE_DIR) == existed
+    assert (project / CACHE_DIR).is_dir()
+
+
+@pytest.mark.parametrize("target", ["versions", "outside", "missing", "file"])
+def test_a_symlinked_cache_folder_is_never_used(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
+    """Issue 11: a committed `.chainlint_cache` symlink sent cache files and a `*` .gitignore
+    anywhere (into `versions/`, for one)."""
+    versions = project / "migrations" / "versions"
+    destinations = {
+        "versions": versions,
+        "outside": tmp_path / "outside",
+        "missing": tmp_path / "missing",
+        "file": tmp_path / "a-file",
+    }
+    destination = destinations[target]
+    if target == "outside":
+        destination.mkdir()
+    if target == "file":
+        destination.write_text("keep\n")
+    before = sorted(p.name for p in destination.iterdir()) if destination.is_dir() else None
+    (project / CACHE_DIR).symlink_to(destination)
+    monkeypatch.chdir(project)
+    expected = _summary(versions, cache=False)
+    for _ in range(2):
+        result = lint_paths([project], Settings(cache=True), reuse=True)
+        assert [(f.code, f.path.name, f.line, f.message) for f in result.findings] == expected
+    if target == "missing":
+        assert not os.path.lexists(destination)
+    elif target == "file":
+        assert destination.read_text() == "keep\n"
+    else:
+        assert sorted(p.name for p in destination.iterdir()) == before
+    assert (project / CACHE_DIR).is_symlink()
+
+
+def test_a_symlinked_cache_file_is_not_read(project: Path) -> None:
+    """Issue 11: a cache file symlinked to /dev/zero grew the process to 11 GB. Run in a child
+    with an address-space limit, so the old behaviour fails instead of swapping."""
+    if not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero")
+    expected = _cli("check", str(project), "--no-cache", cwd=project)
+    _cli("check", str(project), cwd=project)
+    for cache_file in (project / CACHE_DIR).glob("*.json"):
+        cache_file.unlink()
+        cache_file.symlink_to("/dev/zero")
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+        "from chainlint.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    environ = {k: v for k, v in os.environ.items() if k != "CHAINLINT_CACHE_DIR"}
+    done = subprocess.run(
+        [sys.executable, "-c", code, "check", str(project)],
+        cwd=project,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (expected.returncode, expected.stdout), done.stderr
+
+
+def test_cache_files_that_are_not_regular_files_are_not_read(tree: Path) -> None:
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
     cold = _summary(tree, cache=False)
-    _check(tree)
-    (result_file,) = (tree.parent / "cache").glob("result-*.json")
-    document = json.loads(result_file.read_bytes())
-    document["findings"][0][5] = "13"  # a line that is not an int
-    result_file.write_text(json.dumps(document))
-    findings, rebuilt = _check(tree)
-    assert findings == cold and rebuilt
+    _summary(tree, cache=True)
+    cache_file = _cache_file(tree)
+    cache_file.unlink()
+    os.mkfifo(cache_file)  # opening it for reading would wait forever for a writer
+    assert ReadCache(tree.parent / "cache", tree).entries == {}
+    assert _summary(tree, cache=True) == cold
+
+
+def test_oversized_cache_files_are_not_read(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11: an 87 MB cache file was read whole. A file over the limit is not read at all."""
+    import chainlint.cache as cache_module
+
+    _summary(tree, cache=True)
+    size = _cache_file(tree).stat().st_size
+    (environment,) = discover_environments([tree])
+    assert ReadCache(tree.parent / "cache", environment.root).entries
+    monkeypatch.setattr(cache_module, "_MAX_BYTES", size - 1)
+    assert ReadCache(tree.parent / "cache", environment.root).entries == {}
+    run, calls = _read_counting(tree)
+    run()
+    assert len(calls) == 4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -255,11 +256,16 @@ def test_a_tampered_operation_in_the_cache_is_read_again(
     environment = versions_environment(versions)
     expected = read_environment(environment, cache=False)
     read_environment(environment, cache=True)
-    (cache_file,) = (tmp_path / "cache").glob("env-*.json")
-    document = json.loads(cache_file.read_text())
-    (entry,) = document["files"].values()
-    entry["data"]["ops"][2][0][0] = "DropEverything"
-    cache_file.write_text(json.dumps(document))
+    (cache_file,) = (tmp_path / "cache").glob("read-*.json")
+    header, _, body = cache_file.read_bytes().partition(b"\n")
+    document = json.loads(body)
+    (entry,) = document.values()
+    entry[2][12][2][0][0] = "DropEverything"  # the row's operations: first upgrade op's kind
+    # A correct checksum: only the operation's shape can give the tampering away.
+    body = json.dumps(document).encode("ascii")
+    meta = json.loads(header)
+    meta["sha256"] = hashlib.sha256(body).hexdigest()
+    cache_file.write_bytes(json.dumps(meta).encode("ascii") + b"\n" + body)
     assert read_environment(environment, cache=True) == expected
 
 

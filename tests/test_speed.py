@@ -1,0 +1,158 @@
+"""What keeps the check path fast without changing a byte of its output: heavy modules imported
+only where used, and plain text written without rich exactly as rich would write it."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chainlint.config import Settings
+from chainlint.findings import Finding, Fix
+from chainlint.lint import EnvironmentResult, GraphSummary, LintResult, lint_paths
+from chainlint.report.text import render_plain, render_text, wants_rich
+from chainlint.rules.base import migration
+from helpers import write_tree
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def _rich(result: LintResult, cwd: Path, quiet: bool = False) -> str:
+    """What rich prints when stdout is not a terminal (the console `check` would make)."""
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, no_color=True, highlight=False, soft_wrap=True)
+    assert not console.is_terminal
+    render_text(result, console, cwd, quiet)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.iterdir() if p.is_dir()))
+def test_plain_text_is_what_rich_prints(fixture: str) -> None:
+    try:
+        result = lint_paths([FIXTURES / fixture], Settings())
+    except Exception:
+        pytest.skip("a fixture of a usage error")
+    for quiet in (False, True):
+        assert render_plain(result, FIXTURES, quiet) == _rich(result, FIXTURES, quiet)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "plain",
+        "bell\a back\b vt\v ff\f cr\r end",
+        "escape \x1b[31m red",
+        "wide 漢字 and emoji 😀",
+        "[bold]markup[/bold] stays",
+        "new\nline",
+        "trailing   ",
+        "nul \x00 del \x7f nel \x85 ls \u2028",
+        "tab\there",
+    ],
+)
+def test_plain_text_matches_rich_on_odd_messages(message: str, tmp_path: Path) -> None:
+    finding = Finding(
+        "CL001",
+        "unknown-down-revision",
+        "error",
+        message,
+        tmp_path / "a.py",
+        1,
+        1,
+        "a",
+        Fix("do it", True),
+    )
+    from chainlint.discover import DEFAULT_FILE_TEMPLATE, Environment
+
+    environment = Environment(
+        tmp_path, "versions-folder", None, (), True, DEFAULT_FILE_TEMPLATE, ()
+    )
+    result = LintResult(
+        (EnvironmentResult(environment, None, GraphSummary(1, ("a",), ("a",))),), [finding]
+    )
+    plain = render_plain(result, tmp_path)
+    # None only for a raw tab (rich expands tabs by display cells), which escaping removes.
+    assert plain is not None
+    assert plain == _rich(result, tmp_path)
+
+
+def test_wants_rich_follows_rich(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.console import Console
+
+    for name in ("TTY_COMPATIBLE", "FORCE_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    cases = [({}, None), ({"FORCE_COLOR": "1"}, None), ({"FORCE_COLOR": ""}, None)]
+    cases += [({"TTY_COMPATIBLE": "1"}, None), ({"TTY_COMPATIBLE": "0", "FORCE_COLOR": "1"}, None)]
+    cases += [({}, True), ({}, False), ({"FORCE_COLOR": "1"}, False)]
+    for environ, color in cases:
+        with monkeypatch.context() as patch:
+            for name, value in environ.items():
+                patch.setenv(name, value)
+            stream = io.StringIO()
+            console = Console(file=stream, force_terminal=color)
+            assert wants_rich(color, stream) == console.is_terminal, (environ, color)
+
+
+def _modules_after(args: list[str], cwd: Path, env: dict[str, str]) -> dict[str, bool]:
+    """Run the command line in a fresh interpreter (stdout a pipe); which heavy modules did it
+    import?"""
+    code = (
+        "import json, sys\n"
+        "from chainlint.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "names = ('networkx', 'rich', 'libcst', 'chainlint.graph', 'chainlint.lint')\n"
+        "sys.stderr.write(json.dumps({n: n in sys.modules for n in names}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return dict(json.loads(done.stderr.strip().splitlines()[-1]))
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    write_tree(
+        tmp_path / "versions",
+        {"a.py": migration("a", None), "b.py": migration("b", "a"), "c.py": migration("c", "x")},
+    )
+    environ = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    environ["CHAINLINT_CACHE_DIR"] = str(tmp_path / "cache")
+    return tmp_path, environ
+
+
+def test_warm_check_imports_neither_networkx_nor_rich(project: tuple[Path, dict[str, str]]) -> None:
+    root, environ = project
+    cold = _modules_after(["check", "versions"], root, environ)
+    assert cold["networkx"] and not cold["rich"]  # a graph was built; output is a pipe
+    warm = _modules_after(["check", "versions"], root, environ)
+    assert not warm["networkx"] and not warm["chainlint.graph"] and not warm["rich"]
+    assert not warm["libcst"]
+
+
+def test_rich_only_when_colour_is_forced(project: tuple[Path, dict[str, str]]) -> None:
+    root, environ = project
+    assert _modules_after(["check", "versions", "--color"], root, environ)["rich"]
+    assert _modules_after(["check", "versions"], root, {**environ, "FORCE_COLOR": "1"})["rich"]
+    assert not _modules_after(["check", "versions", "--no-color"], root, environ)["rich"]
+
+
+def test_version_imports_no_pipeline(project: tuple[Path, dict[str, str]]) -> None:
+    root, environ = project
+    modules = _modules_after(["--version"], root, environ)
+    assert not any(modules.values())
