@@ -20,6 +20,7 @@ inode cannot be carried by a repository. The folder itself is never a symlink (a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -517,7 +518,8 @@ def environment_key(environment: Any, settings: Any, paths: list[Path]) -> str:
         [str(p) for p in environment.version_locations],
         environment.recursive,
         environment.file_template,
-        [settings.select, settings.ignore, settings.extend_select, settings.max_revision_length],
+        # Every setting but the cache switch itself (dataclasses: new settings join the key).
+        [getattr(settings, f.name) for f in dataclasses.fields(settings) if f.name != "cache"],
         [[str(p), stamp(p)] for p in paths],
     ]
     return hashlib.sha256(json.dumps(material).encode("utf-8")).hexdigest()
