@@ -383,6 +383,59 @@ def schema(
 
 
 @cli.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--url",
+    default=None,
+    help="Database URL (default: $CHAINLINT_DATABASE_URL, $DATABASE_URL, alembic.ini).",
+)
+@click.option(
+    "--format", "output_format", type=click.Choice(CHECK_FORMATS), default="text", show_default=True
+)
+@click.option("--require-head", is_flag=True, help="Pending migrations are an error (CL402).")
+@click.option("--version-table", default=None, help="Alembic's version table (default: env.py's).")
+@click.option("--version-table-schema", default=None, help="The schema of the version table.")
+@click.option("--quiet", "-q", is_flag=True, help="Print findings only.")
+@click.option("--color/--no-color", default=None, help="Force colour on or off.")
+def db(
+    path: Path | None,
+    url: str | None,
+    output_format: str,
+    require_head: bool,
+    version_table: str | None,
+    version_table_schema: str | None,
+    quiet: bool,
+    color: bool | None,
+) -> None:
+    """Compare a live database with the migration files, read-only, and say what to run."""
+    from chainlint.config import load_settings
+    from chainlint.dbcheck import DatabaseOptions, check_database
+
+    options = DatabaseOptions(url, require_head, version_table, version_table_schema)
+    result = check_database(path or Path.cwd(), options, load_settings())
+    cwd = Path.cwd()
+    if output_format == "text":
+        from chainlint.report.status import render_status
+        from chainlint.report.text import render_text
+
+        console = make_console(color)
+        if not quiet:
+            render_status(result.state, result.origin, console)
+        render_text(result.lint, console, cwd, quiet)
+    elif output_format == "json":
+        import json
+
+        from chainlint.report.status import status_dict
+
+        document = json.loads(render(output_format, result.lint, cwd))
+        document["database"] = status_dict(result.state, result.origin)
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        click.echo(render(output_format, result.lint, cwd), nl=False)
+    sys.exit(1 if result.errors else 0)
+
+
+@cli.command()
 @click.argument("code", required=False)
 @click.option("--all", "show_all", is_flag=True, help="List every rule.")
 def rule(code: str | None, show_all: bool) -> None:

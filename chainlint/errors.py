@@ -24,3 +24,7 @@ class InternalError(ChainlintError):
 
 class GitError(ChainlintError):
     """`--base` could not read the reference with git."""
+
+
+class DatabaseError(ChainlintError):
+    """`chainlint db` could not read the database (its message never holds a password)."""

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     # warm `check` answered from the result cache never needs it.
     from chainlint.git import BaseSnapshot
     from chainlint.graph import RevisionGraph
+    from chainlint.rules.dbstate import DatabaseState
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,13 +185,16 @@ def _read_one(path: Path, constants: ModuleConstants) -> RevisionFile:
 
 
 def check_graph(
-    graph: RevisionGraph, settings: Settings, base: BaseSnapshot | None = None
+    graph: RevisionGraph,
+    settings: Settings,
+    base: BaseSnapshot | None = None,
+    database: DatabaseState | None = None,
 ) -> list[Finding]:
     """Run the selected rules on one graph; drop findings silenced by `# noqa`."""
     from chainlint.rules import selected_rules
     from chainlint.rules.base import RuleContext
 
-    ctx = RuleContext(graph, settings, base)
+    ctx = RuleContext(graph, settings, base, database)
     by_path = {file.path: file for file in graph.files}
     findings = []
     for rule in selected_rules(settings):

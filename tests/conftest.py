@@ -21,3 +21,6 @@ settings.register_profile(
     "thorough", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile("ci")
+
+# The session's PostgreSQL cluster (started on first use by a test that needs it).
+from postgres_server import postgres  # noqa: E402, F401

@@ -30,6 +30,10 @@ from chainlint.rules.cl302_object_does_not_exist import ObjectDoesNotExist
 from chainlint.rules.cl303_downgrade_does_not_revert import DowngradeDoesNotRevert
 from chainlint.rules.cl304_missing_downgrade import MissingDowngrade
 from chainlint.rules.cl305_not_null_column_without_default import NotNullColumnWithoutDefault
+from chainlint.rules.cl401_unknown_database_revision import UnknownDatabaseRevision
+from chainlint.rules.cl402_database_behind import DatabaseBehind
+from chainlint.rules.cl404_unstamped_database import UnstampedDatabase
+from chainlint.rules.cl405_version_column_too_narrow import VersionColumnTooNarrow
 
 ALL_RULES: tuple[type[Rule], ...] = (
     UnknownDownRevision,
@@ -57,6 +61,10 @@ ALL_RULES: tuple[type[Rule], ...] = (
     DowngradeDoesNotRevert,
     MissingDowngrade,
     NotNullColumnWithoutDefault,
+    UnknownDatabaseRevision,
+    DatabaseBehind,
+    UnstampedDatabase,
+    VersionColumnTooNarrow,
 )
 
 RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}

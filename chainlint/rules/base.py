@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from chainlint.config import Settings
 from chainlint.findings import Finding, Fix, Severity
@@ -15,6 +15,7 @@ from chainlint.graph import RevisionGraph
 
 if TYPE_CHECKING:
     from chainlint.git import BaseSnapshot
+    from chainlint.rules.dbstate import DatabaseState
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,26 @@ class Expected:
     path: str
     line: int
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSetup:
+    """For database rules (CL4xx): SQL run on a fresh, empty database before the check."""
+
+    statements: tuple[str, ...] = ()
+    # "postgresql" examples run on the test session's PostgreSQL server.
+    dialect: Literal["sqlite", "postgresql"] = "sqlite"
+    require_head: bool = False
+
+
+def version_table(*rows: str, length: int = 32) -> tuple[str, ...]:
+    """SQL that creates Alembic's version table (as Alembic does) holding `rows`."""
+    create = (
+        f"CREATE TABLE alembic_version (version_num VARCHAR({length}) NOT NULL, "
+        "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+    )
+    inserts = tuple(f"INSERT INTO alembic_version (version_num) VALUES ('{row}')" for row in rows)
+    return (create, *inserts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +58,8 @@ class Example:
     settings: Settings = field(default_factory=Settings)
     # For rules that compare with `--base REF`: the versions folder as it is on REF.
     base: Mapping[str, str] | None = None
+    # For database rules: the database the example checks.
+    database: DatabaseSetup | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +68,8 @@ class RuleContext:
     settings: Settings
     # The environment as it is at `--base REF`, for CL201-CL203; None without `--base`.
     base: BaseSnapshot | None = None
+    # The live database, for CL401-CL406 (`chainlint db`); None otherwise.
+    database: DatabaseState | None = None
 
     def display(self, path: Path) -> str:
         """A path as messages show it: relative to the folder above the versions folder."""
