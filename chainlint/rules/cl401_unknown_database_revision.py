@@ -137,7 +137,7 @@ class UnknownDatabaseRevision(Rule):
             else:
                 candidates = [
                     c
-                    for c in find_candidates(ctx.graph, row, referrer="")
+                    for c in find_candidates(ctx.graph, row, referrer="") or []
                     if c.revision not in state.applied
                 ]
                 consequence = (
