@@ -7,12 +7,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import networkx as nx
-
-from chainlint.graph import RevisionGraph
-
 if TYPE_CHECKING:
     from chainlint.database import LiveDatabase
+    from chainlint.graph import RevisionGraph
 
 
 class DatabaseState:
@@ -121,6 +118,8 @@ def resolve_row(graph: RevisionGraph, row: str) -> list[str]:
 
 
 def upgrade_order(graph: RevisionGraph, revisions: set[str]) -> tuple[str, ...]:
+    import networkx as nx
+
     position = {rev: index for index, rev in enumerate(graph.revisions)}
     try:
         ordered = nx.lexicographical_topological_sort(
