@@ -106,3 +106,46 @@ def test_fix_repairs_and_touches_nothing_else(case: tuple[History, list[str], st
                 if old != new:
                     assert old.lstrip().startswith(EDITABLE_PREFIXES), (old, new)
         del paths, culprit
+
+
+# Ids a header cannot carry, next to ordinary ones, typos and overlong ones.
+HOSTILE_IDS = st.one_of(
+    st.sampled_from(["a", "b", "c1", "a ", " b", "a\nb", "a,b", "a'b", "None", "", " ", "x" * 40]),
+    st.text(alphabet="ab ,'\"\n\t_-@€", min_size=0, max_size=6),
+)
+
+
+@st.composite
+def hostile_tree(draw: st.DrawFn) -> dict[str, str]:
+    count = draw(st.integers(min_value=1, max_value=4))
+    ids = draw(st.lists(HOSTILE_IDS, min_size=count, max_size=count))
+    files = {}
+    for index, rev in enumerate(ids):
+        down = draw(st.one_of(st.none(), st.sampled_from([*ids, "zzz", rev + "_x"])))
+        header = draw(st.one_of(st.none(), st.sampled_from(["x", rev, "a, b", ""])))
+        source = (
+            f'"""m\n\nRevision ID: {draw(st.sampled_from([rev, "x"]))}\n'
+            f"Revises: {header if header is not None else (down or '')}\n"
+            '"""\n'
+            f"revision = {rev!r}\n"
+            f"down_revision = {down!r}\n"
+            f"branch_labels = {draw(st.sampled_from(['None', repr('None'), repr(' ')]))}\n"
+        )
+        files[f"m{index}.py"] = source
+    return files
+
+
+@settings(max_examples=60, deadline=None)
+@given(files=hostile_tree())
+def test_fix_converges_and_a_second_fix_changes_nothing(files: dict[str, str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        versions = Path(tmp) / "versions"
+        versions.mkdir()
+        for name, source in files.items():
+            (versions / name).write_text(source, encoding="utf-8")
+        (environment,) = discover_environments([versions])
+        first = fix_environment(environment, Settings(), named=("ALL",))
+        write_workspace(first.workspace)
+        (environment,) = discover_environments([versions])
+        second = fix_environment(environment, Settings(), named=("ALL",))
+        assert not second.workspace.changed(), [a.description for a in second.applied]

@@ -83,6 +83,7 @@ def test_template_code_never_runs_under_fix_or_diff(tmp_path: Path, hostile: str
     assert not marker.exists()
     assert "mako not imported" in done.stdout
     assert "+down_revision = ('b', 'c')" in done.stdout
+    assert "which chainlint never runs: written from the built-in template" in done.stderr
     done = run_fix(root)
     assert done.returncode == 0, done.stdout + done.stderr
     assert not marker.exists()

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 from chainlint.config import Settings
 from chainlint.constants import ModuleConstants
 from chainlint.discover import Environment
-from chainlint.edits import CreateFile, Edit, RenameFile, ReplaceString, SetAssignment
+from chainlint.edits import CreateFile, Edit, RenameFile, ReplaceString
 from chainlint.findings import Finding
 from chainlint.fix.apply import EditFailed, SourceEdit, apply_source_edits
-from chainlint.fix.plan import CannotFix, HeadsMode, edits_for
+from chainlint.fix.plan import CannotFix, HeadsMode, Plan, edits_for
 from chainlint.fix.write import is_read_only, rename_atomic, write_atomic
 from chainlint.graph import RevisionGraph
 from chainlint.lint import check_graph
@@ -152,6 +152,8 @@ class EnvironmentFix:
     applied: list[Applied]
     refused: list[Refused]
     remaining: list[Finding]
+    # Warnings with a fix that was not applied because their rule was not named.
+    unnamed: list[Finding] = field(default_factory=list)
 
 
 def _key(finding: Finding) -> tuple[str, str, str]:
@@ -208,7 +210,7 @@ def fix_environment(
             break
         budget -= 1
         try:
-            staged, edits, note = _stage(workspace, finding, heads, editable, named)
+            staged, plan = _stage(workspace, finding, heads, editable, named)
             after = _recheck(staged, settings, base)
             again = _flagged_again(finding, staged, after)
             if again is not None:
@@ -220,19 +222,11 @@ def fix_environment(
             refused[_key(finding)] = Refused(finding, str(exc))
             continue
         workspace, findings = staged, after
-        applied.append(_applied(finding, edits, note, staged))
-    for finding in findings:
-        if finding.code in _ORDER and finding.fixable and not in_scope(finding, named):
-            refused.setdefault(
-                _key(finding),
-                Refused(
-                    finding,
-                    f"a warning's fix applies only when named: --extend-fix {finding.code}",
-                ),
-            )
+        applied.append(_applied(finding, plan, staged))
     still = {_key(f) for f in findings}
+    unnamed = [f for f in findings if f.code in _ORDER and f.fixable and not in_scope(f, named)]
     return EnvironmentFix(
-        workspace, applied, [r for k, r in refused.items() if k in still], findings
+        workspace, applied, [r for k, r in refused.items() if k in still], findings, unnamed
     )
 
 
@@ -262,7 +256,7 @@ def _stage(
     heads: HeadsMode,
     editable: Collection[str] | None,
     named: Collection[str],
-) -> tuple[Workspace, tuple[Edit, ...], str | None]:
+) -> tuple[Workspace, Plan]:
     graph = workspace.graph()
     plan = edits_for(finding, graph, heads, editable)
     problems = {f.path for f in graph.files if f.problem is not None}
@@ -286,52 +280,30 @@ def _stage(
             and is_read_only(path)
         ):
             raise CannotFix(f"{path.name} is read-only")
-    return workspace.staged(plan.edits), plan.edits, plan.note
+    return workspace.staged(plan.edits), plan
 
 
-def _applied(
-    finding: Finding, edits: tuple[Edit, ...], note: str | None, staged: Workspace
-) -> Applied:
+def _applied(finding: Finding, plan: Plan, staged: Workspace) -> Applied:
     """What was done, naming the files actually written."""
+    edits, note = plan.edits, plan.note
     written: list[Path] = []
     for edit in edits:
         path = staged.current_path(edit.new_path if isinstance(edit, RenameFile) else edit.path)
         if path not in written:
             written.append(path)
-    description = finding.fix.description if finding.fix else finding.code
-    if finding.code == "CL010":
-        created = [e.path for e in edits if isinstance(e, CreateFile)]
-        if created:
-            description = f"wrote {created[0].name}, a merge revision of {_group(finding)}"
-        else:
-            moved = [e for e in edits if isinstance(e, SetAssignment)]
-            description = "re-parented " + ", ".join(
-                f"{staged.current_path(e.path).name} onto '{e.value}'" for e in moved
-            )
-    if note:
-        description += f" ({note})"
-    notes: tuple[str, ...] = ()
+    description = plan.description or (finding.fix.description if finding.fix else finding.code)
+    notes: tuple[str, ...] = (note,) if note else ()
     if finding.code == "CL006" and finding.revision is not None:
         new = next(
             (e.new for e in edits if isinstance(e, ReplaceString) and e.old == finding.revision),
             None,
         )
         if new is not None:
-            notes = (
+            notes += (
                 "a database already stamped with the old id needs: "
                 + stamped_database_statement(finding.revision, new),
             )
     return Applied(finding, description, tuple(written), notes)
-
-
-def _group(finding: Finding) -> str:
-    return (
-        finding.fix.description.split(" (--heads merge)")[0].removeprefix(
-            "write a merge revision of "
-        )
-        if finding.fix
-        else "the heads"
-    )
 
 
 def write_workspace(workspace: Workspace) -> None:

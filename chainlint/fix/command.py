@@ -14,7 +14,7 @@ from chainlint.discover import discover_environments
 from chainlint.errors import ChainlintError
 from chainlint.fix import EnvironmentFix, fix_environment, unified_diff, write_workspace
 from chainlint.fix.plan import HeadsMode
-from chainlint.report import display_path
+from chainlint.report import display_path, escape_text
 from chainlint.report.text import finding_line
 
 
@@ -54,6 +54,11 @@ def run_fix(
     if diff:
         text = "".join(unified_diff(r.workspace, cwd) for r in results if r.workspace.changed())
         sys.stdout.write(text)
+        # What the diff cannot show (a template not used, a database to update): on stderr.
+        for result in results:
+            for applied in result.applied:
+                for note in applied.notes:
+                    sys.stderr.write(f"chainlint: {escape_text(note)}\n")
         if behind:
             _print_behind(console, base_ref)
         return 1 if text or behind else 0
@@ -94,10 +99,12 @@ def _report(results: list[EnvironmentFix], console: Any, cwd: Path, quiet: bool)
             else:
                 line.append(f"{display_path(written, cwd)} ")
             line.append(finding.code, "bold")
-            line.append(f" {applied.description}")
+            line.append(f" {escape_text(applied.description)}")
             console.print(line, soft_wrap=True, highlight=False)
             for note in applied.notes:
-                console.print(Text(f"    {note}", "yellow"), soft_wrap=True, highlight=False)
+                console.print(
+                    Text(f"    {escape_text(note)}", "yellow"), soft_wrap=True, highlight=False
+                )
         for finding in result.remaining:
             console.print(finding_line(finding, cwd), soft_wrap=True, highlight=False)
             reason = next(
@@ -112,8 +119,23 @@ def _report(results: list[EnvironmentFix], console: Any, cwd: Path, quiet: bool)
             )
             if reason:
                 console.print(
-                    Text(f"    not fixed: {reason}", "yellow"), soft_wrap=True, highlight=False
+                    Text(f"    not fixed: {escape_text(reason)}", "yellow"),
+                    soft_wrap=True,
+                    highlight=False,
                 )
+    unnamed = sorted({f.code for r in results for f in r.unnamed})
+    if unnamed:
+        count = sum(len(r.unnamed) for r in results)
+        console.print(
+            Text(
+                f"{count} warning{'s' if count != 1 else ''} with a fix not applied: a "
+                f"warning's fix applies only when its rule is named (--extend-fix "
+                f"{','.join(unnamed)}).",
+                "yellow",
+            ),
+            soft_wrap=True,
+            highlight=False,
+        )
     if quiet:
         return
     remaining = sum(len(r.remaining) for r in results)

@@ -15,7 +15,7 @@ from chainlint.edits import CreateFile, Edit, SetAssignment
 from chainlint.findings import Finding
 from chainlint.graph import RevisionGraph
 from chainlint.rules.cl010_multiple_heads import broken_reference_heads, head_groups
-from chainlint.rules.common import revises_edit
+from chainlint.rules.common import quoted, revises_edit
 
 HeadsMode = Literal["merge", "rebase"]
 
@@ -30,6 +30,8 @@ class Plan:
 
     edits: tuple[Edit, ...]
     note: str | None = None
+    # What was done, naming the files written (None: the finding's own fix description).
+    description: str | None = None
 
 
 def edits_for(
@@ -46,9 +48,19 @@ def edits_for(
         if suspects is None or set(group) & suspects:
             raise CannotFix("a broken reference may have caused these heads; fix it first")
         if heads == "rebase":
-            return Plan(rebase_edits(graph, group, editable))
+            edits = rebase_edits(graph, group, editable)
+            moved = [e for e in edits if isinstance(e, SetAssignment)]
+            return Plan(
+                edits,
+                description="re-parented "
+                + ", ".join(f"{e.path.name} onto '{e.value}'" for e in moved),
+            )
         created, note = merge_revision(graph, group)
-        return Plan((created,), note)
+        return Plan(
+            (created,),
+            note,
+            f"wrote {created.path.name}, a merge revision of {quoted(group)}",
+        )
     if finding.fix is None or not finding.fix.applicable:
         raise CannotFix(finding.fix.description if finding.fix else "no automatic fix")
     return Plan(finding.fix.edits)
