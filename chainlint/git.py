@@ -3,6 +3,7 @@ or the index (`git ls-tree` and `git cat-file --batch` only)."""
 
 from __future__ import annotations
 
+import posixpath
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,8 +60,7 @@ def resolve_ref(root: Path, ref: str) -> str:
             _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], root).decode().strip()
         )
     except GitError:
-        shallow = _git(["rev-parse", "--is-shallow-repository"], root).decode().strip() == "true"
-        if shallow:
+        if _is_shallow(root):
             raise GitError(
                 f"{ref!r} is not in this shallow clone: fetch it with enough history "
                 f"(`git fetch origin {ref.split('/')[-1]}`, "
@@ -74,49 +74,129 @@ def base_snapshot(environment: Environment, ref: str) -> BaseSnapshot:
     commit = resolve_ref(root, ref)
     contents = _files_at(root, commit, environment)
     files = [parse_revision_source(path, data) for path, data in sorted(contents.items())]
+    fork_commit = _merge_base(root, commit, ref)
     fork = None
-    try:
-        fork_commit = _git(["merge-base", commit, "HEAD"], root).decode().strip()
-    except GitError:
-        fork_commit = ""  # a shallow clone or unrelated histories: measure from REF itself
     if fork_commit:
         fork = contents if fork_commit == commit else _files_at(root, fork_commit, environment)
     return BaseSnapshot(ref, RevisionGraph(environment, files), contents, fork)
 
 
+def _merge_base(root: Path, commit: str, ref: str) -> str:
+    """Where this branch forked from REF; "" for unrelated histories (measured from REF). In a
+    shallow clone the fork may simply not have been fetched: guessing from REF would blame this
+    branch for every revision REF gained since (a false CL203), so that is an error."""
+    try:
+        return _git(["merge-base", commit, "HEAD"], root).decode().strip()
+    except GitError:
+        if _is_shallow(root):
+            raise GitError(
+                f"cannot find the merge base of HEAD and {ref}: the clone is shallow; fetch more "
+                f"history (git fetch --unshallow, or fetch-depth: 0 in actions/checkout)"
+            ) from None
+        return ""
+
+
+def _is_shallow(root: Path) -> bool:
+    return _git(["rev-parse", "--is-shallow-repository"], root).decode().strip() == "true"
+
+
+@dataclass(frozen=True)
+class _TreeEntry:
+    mode: str
+    kind: str
+    oid: str
+    name: str
+
+
+_SYMLINK = "120000"
+_MAX_LINK_HOPS = 40  # as the kernel's ELOOP limit
+
+
+def _tree_entries(root: Path, commit: str, pathspec: str, recursive: bool) -> list[_TreeEntry]:
+    """`git ls-tree -z`: NUL-separated, so any byte a path may hold (a newline) is safe."""
+    args = ["--literal-pathspecs", "ls-tree", "-z", *(["-r"] if recursive else [])]
+    out = _git([*args, commit, "--", pathspec], root)
+    entries = []
+    for record in filter(None, out.split(b"\0")):
+        meta, _, name = record.partition(b"\t")
+        mode, kind, oid = meta.decode("ascii").split()
+        entries.append(_TreeEntry(mode, kind, oid, name.decode("utf-8", "surrogateescape")))
+    return entries
+
+
 def _files_at(root: Path, commit: str, environment: Environment) -> dict[Path, bytes]:
-    """The environment's migration files at `commit`, keyed by their working-tree path."""
+    """The environment's migration files at `commit`, keyed by their working-tree path, as
+    Alembic would load them from a checkout: submodules are not files; a symlink is followed to
+    the blob it names when that is inside the tree, and named by its target, as Alembic does."""
     real_root = root.resolve()
-    contents: dict[Path, bytes] = {}
+    wanted: dict[Path, str] = {}
+    seen: set[str] = set()
     for location in environment.version_locations:
         try:
             relative = location.resolve().relative_to(real_root).as_posix()
         except (ValueError, OSError):
             continue  # a version location outside the repository has no history here
-        names = _git(["ls-tree", "-r", "-z", "--name-only", commit, "--", relative + "/"], root)
-        for name in filter(None, names.decode("utf-8", "surrogateescape").split("\0")):
-            inside = name[len(relative) + 1 :]
+        for entry in _tree_entries(root, commit, relative + "/", recursive=True):
+            inside = entry.name[len(relative) + 1 :]
             if (not environment.recursive and "/" in inside) or "__pycache__/" in f"/{inside}":
                 continue
-            if ALEMBIC_LOADS.match(name.rsplit("/", 1)[-1]):
-                contents[root / name] = b""
-    if contents:
-        blobs = _read_blobs(root, commit, [p.relative_to(root).as_posix() for p in contents])
-        contents = dict(zip(contents, blobs, strict=True))
-    return contents
+            if entry.kind != "blob":
+                continue  # a submodule (a commit) or a tree
+            target = entry
+            if entry.mode == _SYMLINK:
+                followed = _follow_link(root, commit, entry)
+                if followed is None:
+                    continue  # dangling, a folder, or outside the repository
+                target = followed
+            if target.name in seen:
+                continue  # Alembic: "File ... loaded twice! ignoring."
+            seen.add(target.name)
+            if ALEMBIC_LOADS.match(target.name.rsplit("/", 1)[-1]):
+                wanted[root / entry.name] = target.oid
+    if not wanted:
+        return {}
+    blobs = _read_blobs(root, list(wanted.values()))
+    return {path: blobs[oid] for path, oid in wanted.items()}
 
 
-def _read_blobs(root: Path, commit: str, names: list[str]) -> list[bytes]:
-    """Every blob in one `git cat-file --batch` process."""
-    request = "".join(f"{commit}:{name}\n" for name in names).encode("utf-8", "surrogateescape")
-    out = _git(["cat-file", "--batch"], root, request)
-    blobs = []
+def _follow_link(root: Path, commit: str, link: _TreeEntry) -> _TreeEntry | None:
+    """The blob a symlink in the tree leads to, through at most _MAX_LINK_HOPS links."""
+    current = link
+    for _ in range(_MAX_LINK_HOPS):
+        text = _read_blobs(root, [current.oid])[current.oid].decode("utf-8", "surrogateescape")
+        folder = posixpath.dirname(current.name)
+        if text.startswith("/"):
+            try:
+                text = Path(text).relative_to(root.resolve()).as_posix()
+            except ValueError:
+                return None
+            folder = ""
+        name = posixpath.normpath(posixpath.join(folder, text))
+        if name in (".", "", "..") or name.startswith("../"):
+            return None
+        found = [e for e in _tree_entries(root, commit, name, recursive=False) if e.name == name]
+        if not found or found[0].kind != "blob":
+            return None
+        current = found[0]
+        if current.mode != _SYMLINK:
+            return current
+    return None
+
+
+def _read_blobs(root: Path, oids: list[str]) -> dict[str, bytes]:
+    """Every blob in one `git cat-file --batch` process, asked for by object id (never by path,
+    which may hold a newline)."""
+    unique = list(dict.fromkeys(oids))
+    out = _git(["cat-file", "--batch"], root, "".join(f"{oid}\n" for oid in unique).encode())
+    blobs: dict[str, bytes] = {}
     position = 0
-    for _ in names:
+    for oid in unique:
         header_end = out.index(b"\n", position)
         header = out[position:header_end].split()
+        if len(header) != 3:
+            raise GitError(f"git cat-file cannot read object {oid} ({b' '.join(header).decode()})")
         size = int(header[2])
         start = header_end + 1
-        blobs.append(out[start : start + size])
+        blobs[oid] = out[start : start + size]
         position = start + size + 1
     return blobs

@@ -195,3 +195,111 @@ def test_changes_made_on_main_after_the_fork_are_not_blamed_on_the_branch(
     commit(repo, {"b.py": b.replace("    pass", "    op.drop_table('x')", 1)}, "main edits b")
     git(repo, "checkout", "-q", "feature")
     assert check(capsys, "--base", "main", "versions")[:2] == (0, [])
+
+
+def test_a_path_holding_a_newline_is_read_from_the_base(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`cat-file --batch` was asked by path, one per line: a newline in a name gave IndexError.
+    (A file name with a newline is skipped by Alembic's own pattern; a folder name is not.)"""
+    git(repo, "checkout", "-q", "main")
+    commit(repo, {"odd\nfolder/c.py": migration("c", "b")}, "main adds c in an odd folder")
+    git(repo, "checkout", "-q", "-b", "feature")
+    assert check(capsys, "--base", "main", "versions")[:2] == (0, [])
+    commit(repo, {"odd\nfolder/c.py": None}, "feature removes it")
+    code, findings, err = check(capsys, "--base", "main", "versions")
+    assert (code, codes(findings)) == (1, [("CL203", "versions/odd\nfolder/c.py")]), err
+
+
+def test_a_submodule_inside_versions_is_not_a_file(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    library = tmp_path / "library"
+    library.mkdir()
+    git(library, "init", "-q", "-b", "main")
+    (library / "README").write_text("not a migration\n")
+    git(library, "add", "-A")
+    git(library, "commit", "-q", "-m", "library")
+    # A gitlink named like a migration was asked for as a blob: "missing", then IndexError.
+    submodule = ["-c", "protocol.file.allow=always", "submodule", "add", "-q"]
+    git(repo, *submodule, str(library), "versions/vendored.py")
+    git(repo, "commit", "-q", "-m", "submodule in versions/")
+    git(repo, "checkout", "-q", "-b", "feature")
+    commit(repo, {"c.py": migration("c", "b")}, "feature adds c")
+    code, findings, err = check(capsys, "--base", "main", "versions")
+    assert (code, findings) == (0, []), err
+
+
+def _symlinked_repo(repo: Path) -> None:
+    """main: versions/b.py is a symlink to shared/b_real.py, as some projects share migrations."""
+    shared = repo / "shared"
+    shared.mkdir()
+    (repo / "versions" / "b.py").rename(shared / "b_real.py")
+    (repo / "versions" / "b.py").symlink_to("../shared/b_real.py")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "b is shared")
+
+
+def test_symlinked_migration_removed_on_the_branch_is_cl203(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _symlinked_repo(repo)
+    git(repo, "checkout", "-q", "-b", "feature")
+    assert check(capsys, "--base", "main", "versions")[:2] == (0, [])
+    git(repo, "rm", "-q", "versions/b.py")
+    git(repo, "commit", "-q", "-m", "drop the link")
+    code, findings, err = check(capsys, "--base", "main", "versions")
+    assert (code, codes(findings)) == (1, [("CL203", "versions/b.py")]), err
+
+
+def test_symlinked_migration_on_main_gives_cl201(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    git(repo, "checkout", "-q", "-b", "feature")
+    commit(repo, {"c.py": migration("c", "b")}, "feature adds c")
+    git(repo, "checkout", "-q", "main")
+    (repo / "shared").mkdir()
+    (repo / "shared" / "d_real.py").write_text(migration("d", "b"))
+    (repo / "versions" / "d.py").symlink_to("../shared/d_real.py")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "main adds d through a symlink")
+    git(repo, "checkout", "-q", "feature")
+    code, findings, err = check(capsys, "--base", "main", "versions")
+    assert (code, codes(findings)) == (1, [("CL201", "versions/c.py")]), err
+
+
+def test_symlink_leaving_the_repository_is_not_followed(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outside = tmp_path / "elsewhere.py"
+    outside.write_text(migration("z", "b"))
+    (repo / "versions" / "z.py").symlink_to(outside)
+    (repo / "versions" / "loop.py").symlink_to("loop.py")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "links outside and a loop")
+    git(repo, "checkout", "-q", "-b", "feature")
+    code, findings, err = check(capsys, "--base", "main", "versions")
+    assert "Traceback" not in err and "internal error" not in err and code in (0, 1)
+    assert ("CL203", "versions/z.py") not in codes(findings)
+
+
+def test_shallow_clone_without_a_merge_base_says_so(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`clone --depth 1` then `fetch --depth 1 origin main`: both tips, no common history.
+    Measured from main itself, main's newer revisions looked removed here (a false CL203)."""
+    git(repo, "checkout", "-q", "-b", "feature")
+    commit(repo, {"c.py": migration("c", "b")}, "feature adds c")
+    git(repo, "checkout", "-q", "main")
+    commit(repo, {"d.py": migration("d", "b")}, "main adds d")
+    clone = tmp_path / "shallow"
+    url = f"file://{repo}"
+    git(tmp_path, "clone", "-q", "--depth", "1", "--branch", "feature", url, str(clone))
+    git(clone, "fetch", "-q", "--depth", "1", "origin", "main:refs/remotes/origin/main")
+    code, findings, err = check(capsys, "--base", "origin/main", str(clone / "versions"))
+    assert (code, findings) == (2, [])
+    (line,) = err.strip().splitlines()
+    assert line.startswith(
+        "chainlint: cannot find the merge base of HEAD and origin/main: the clone is shallow; "
+        "fetch more history (git fetch --unshallow"
+    )
