@@ -33,6 +33,13 @@ _NOQA = re.compile(
     r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE
 )
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_NOQA_WORD = re.compile("noqa", re.IGNORECASE)
+_HEADER_LABELS = ("Revision ID", "Revises", "Create Date")
+
+
+def split_lines(text: str) -> list[str]:
+    """The text's lines as Python counts them (CR LF, CR or LF), split once per file."""
+    return text.split("\n") if "\r" not in text else _LINE_BREAK.split(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,9 +198,10 @@ def parse_revision_source(
     except (ValueError, RecursionError, MemoryError) as exc:
         return RevisionFile(path=path, problem=ReadProblem(f"cannot be parsed: {_one_line(exc)}"))
 
-    reader = _ModuleReader(path, text, constants or ModuleConstants())
+    lines = split_lines(text)
+    reader = _ModuleReader(path, text, constants or ModuleConstants(), lines)
     assignments = reader.read_assignments(module)
-    docstring_lines, header = _read_header(module, text)
+    docstring_lines, header = _read_header(module, lines)
     operations = read_operations(module, reader._constant, reader._position)
     legacy = None
     if "revision" not in assignments:
@@ -207,7 +215,7 @@ def parse_revision_source(
         depends_on=assignments.get("depends_on"),
         header=header,
         legacy_revision=legacy,
-        noqa=_read_noqa(text),
+        noqa=_read_noqa(text, lines),
         docstring_lines=docstring_lines,
         encoding=encoding,
         used_modules=tuple(sorted(reader.used_modules)),
@@ -231,10 +239,14 @@ def _one_line(exc: BaseException) -> str:
 class _ModuleReader:
     """Finds the module-level identifier assignments and resolves names to constants."""
 
-    def __init__(self, path: Path, text: str, constants: ModuleConstants) -> None:
+    def __init__(
+        self, path: Path, text: str, constants: ModuleConstants, lines: list[str] | None = None
+    ) -> None:
         self.path = path
         self.text = text
-        self._lines: list[str] | None = None
+        self._lines = lines if lines is not None else split_lines(text)
+        # ast's columns count UTF-8 bytes: in ASCII text they are character offsets already.
+        self._ascii = text.isascii()
         self.constants = constants
         self.local: dict[str, ConstantValue] = {}
         self.imports: dict[str, tuple[str, int, str | None]] = {}
@@ -376,12 +388,17 @@ class _ModuleReader:
         start, end = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
         if start is None or end is None:
             return ""
-        if self._lines is None:
-            self._lines = _LINE_BREAK.split(self.text)
+        first, last = getattr(node, "col_offset", 0), getattr(node, "end_col_offset", 0)
+        if self._ascii:
+            text_lines = self._lines[start - 1 : end]
+            if not text_lines:
+                return ""
+            if len(text_lines) == 1:
+                return text_lines[0][first:last]
+            return "\n".join([text_lines[0][first:], *text_lines[1:-1], text_lines[-1][:last]])
         lines = [line.encode("utf-8") for line in self._lines[start - 1 : end]]
         if not lines:
             return ""
-        first, last = getattr(node, "col_offset", 0), getattr(node, "end_col_offset", 0)
         if len(lines) == 1:
             return lines[0][first:last].decode("utf-8", "replace")
         chunk = [lines[0][first:], *lines[1:-1], lines[-1][:last]]
@@ -390,14 +407,9 @@ class _ModuleReader:
     def _position(self, node: ast.AST) -> tuple[int, int]:
         line: int = getattr(node, "lineno", 1)
         offset: int = getattr(node, "col_offset", 0)
-        if offset and not self.text.isascii():
-            # ast counts UTF-8 bytes; editors and SARIF count characters.
-            if self._lines is None:
-                self._lines = _LINE_BREAK.split(self.text)
-            if line - 1 < len(self._lines):
-                offset = len(
-                    self._lines[line - 1].encode("utf-8")[:offset].decode("utf-8", "ignore")
-                )
+        # ast counts UTF-8 bytes; editors and SARIF count characters.
+        if offset and not self._ascii and line - 1 < len(self._lines):
+            offset = len(self._lines[line - 1].encode("utf-8")[:offset].decode("utf-8", "ignore"))
         return line, offset + 1
 
 
@@ -427,12 +439,11 @@ def _conditional_assignments(stmt: ast.stmt) -> Iterator[tuple[str, ast.AST]]:
 
 
 def _read_header(
-    module: ast.Module, text: str
+    module: ast.Module, lines: list[str]
 ) -> tuple[tuple[int, int] | None, tuple[HeaderField, ...]]:
     if not module.body:
         return None, ()
     first = module.body[0]
-    lines = _LINE_BREAK.split(text)
     if not (
         isinstance(first, ast.Expr)
         and isinstance(first.value, ast.Constant)
@@ -440,6 +451,9 @@ def _read_header(
     ):
         return None, _read_comment_header(module, lines)
     start, end = first.lineno, first.end_lineno or first.lineno
+    docstring = first.value.value
+    if not any(label in docstring for label in _HEADER_LABELS):
+        return (start, end), ()  # no label in the docstring: none on its source lines either
     found: dict[str, HeaderField] = {}
     for number in range(start, min(end, len(lines)) + 1):
         match = _HEADER_LINE.match(lines[number - 1])
@@ -481,11 +495,13 @@ def _targets(stmt: ast.Assign | ast.AnnAssign) -> list[ast.expr]:
     return list(stmt.targets) if isinstance(stmt, ast.Assign) else [stmt.target]
 
 
-def _read_noqa(text: str) -> tuple[tuple[int, frozenset[str] | None], ...]:
-    if "noqa" not in text.lower():
+def _read_noqa(
+    text: str, lines: list[str] | None = None
+) -> tuple[tuple[int, frozenset[str] | None], ...]:
+    if _NOQA_WORD.search(text) is None:
         return ()
     result = []
-    for number, line in enumerate(_LINE_BREAK.split(text), start=1):
+    for number, line in enumerate(lines if lines is not None else split_lines(text), start=1):
         match = _NOQA.search(line)
         if match:
             codes = match.group("codes")

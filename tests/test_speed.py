@@ -156,3 +156,53 @@ def test_version_imports_no_pipeline(project: tuple[Path, dict[str, str]]) -> No
     root, environ = project
     modules = _modules_after(["--version"], root, environ)
     assert not any(modules.values())
+
+
+def _slow_decode(data: bytes) -> tuple[str, str]:
+    import tokenize
+
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    return data.decode(encoding), encoding
+
+
+def _outcome(decode: object, data: bytes) -> object:
+    try:
+        return decode(data)  # type: ignore[operator]
+    except (SyntaxError, LookupError, ValueError) as exc:
+        return type(exc), str(exc)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"x = 1\n",
+        b"\xef\xbb\xbfx = 1\n",
+        b"\xef\xbb\xbf# -*- coding: latin-1 -*-\nx = 1\n",
+        b"# -*- coding: latin-1 -*-\nx = '\xe9'\n",
+        b"#!/usr/bin/env python\n# coding=latin-1\nx = '\xe9'\n",
+        b"x = 1\n# coding: latin-1\ny = '\xe9'\n",
+        b"# comment\n\n# coding: latin-1\nx = '\xe9'\n",
+        b"# coding: undefined\n",
+        b"# coding: utf-16\n",
+        b"x = '\xe9'\n",
+        b"# \xe9 comment\nx = 1\n",
+        b"x = 1\ny = '\xff\xfe'\n",
+        b"x = '\xed\xa0\x80'\n",
+        b"a = 1\rb = 2\r# coding: latin-1\r",
+        b"'''doc\r\n'''\r\nrevision = 'a'\r\n",
+        "revision = 'ünïcode'\n".encode(),
+    ],
+)
+def test_fast_decoding_agrees_with_tokenize(data: bytes) -> None:
+    from chainlint.source import decode_source
+
+    assert _outcome(decode_source, data) == _outcome(_slow_decode, data)
+
+
+def test_fast_decoding_agrees_on_every_fixture_file() -> None:
+    from chainlint.source import decode_source
+
+    for path in FIXTURES.rglob("*.py"):
+        data = path.read_bytes()
+        assert _outcome(decode_source, data) == _outcome(_slow_decode, data), path
