@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -69,13 +70,23 @@ def _locate(start: Path) -> tuple[Path, Mapping[str, Any]] | None:
             text = candidate.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        # A file that never names chainlint has no table for it: skip the TOML parse.
-        if "chainlint" not in text:
+        # Parse only a file that may define tool.chainlint: one that names chainlint in a table
+        # header or a key (not just as a dependency), or assigns `tool` as a key.
+        if "chainlint" not in text or not _MAY_CONFIGURE.search(text):
             continue
         section = _chainlint_table(_parse_toml(candidate, text), candidate)
         if section is not None:
             return candidate, section
     return None
+
+
+# Every TOML spelling of tool.chainlint: `[tool.chainlint]`, `[ tool . "chainlint" .x ]`,
+# `chainlint.select = ` or `chainlint = ` under [tool], `tool.chainlint... = `, `tool = {...}`.
+_MAY_CONFIGURE = re.compile(
+    r"""^[ \t]*(?:\[+[ \t]*)?(?:["']?tool["']?[ \t]*\.[ \t]*)?["']?chainlint["']?[ \t]*[.=\]]"""
+    r"""|^[ \t]*["']?tool["']?[ \t]*=""",
+    re.MULTILINE,
+)
 
 
 def _parse_toml(path: Path, text: str) -> dict[str, Any]:

@@ -214,7 +214,7 @@ def test_junk_directory_never_tracebacks(
         ("[tool.chainlint]\nmax-file-size = true\n", "max-file-size must be a positive integer"),
         ("[tool.chainlint]\nextend-fix = [1]\n", "extend-fix must be a list of rule codes"),
         ("[tool.chainlint]\nextend-fix = ['NOPE1']\n", "extend-fix: unknown rule code"),
-        ("x = 'chainlint' [\n", "is not valid TOML"),
+        ("[tool.chainlint]\nselect = [\n", "is not valid TOML"),
     ],
 )
 def test_configuration_errors_name_the_file_and_key(
@@ -246,9 +246,20 @@ def test_configuration_is_found_structurally(
     ):
         write_tree(tmp_path, {"pyproject.toml": pyproject, **files})
         assert run(["check", "versions"], capsys)[0] == 0, pyproject
-    # A pyproject.toml that only names chainlint as a dependency configures nothing.
-    write_tree(tmp_path, {"pyproject.toml": "[project]\ndependencies = ['chainlint']\n"})
-    assert run(["check", "versions"], capsys)[0] == 1
+    for pyproject in (
+        "[ tool . 'chainlint' ]\nignore = ['CL001']\n",
+        "tool.chainlint.ignore = ['CL001']\n",
+    ):
+        write_tree(tmp_path, {"pyproject.toml": pyproject})
+        assert run(["check", "versions"], capsys)[0] == 0, pyproject
+    # A pyproject.toml that only names chainlint as a dependency configures nothing (and is
+    # not even parsed: an unrelated syntax error elsewhere is not chainlint's to report).
+    for pyproject in (
+        "[project]\nname = 'chainlint'\ndependencies = ['chainlint']\n",
+        "[project]\ndependencies = [\n  'chainlint>=0.1',\n]\nbroken = [\n",
+    ):
+        write_tree(tmp_path, {"pyproject.toml": pyproject})
+        assert run(["check", "versions"], capsys)[0] == 1, pyproject
 
 
 def test_extend_fix_and_max_file_size_settings(tmp_path: Path) -> None:
