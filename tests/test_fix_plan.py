@@ -473,7 +473,8 @@ def test_trailing_space_id_with_a_header_does_not_loop(
         {"a.py": migration("a ", None), "b.py": migration("b", "a ", revises_header="x")},
     )
     before = snapshot(versions)
-    run(["fix", "--extend-fix", "CL101", str(versions)], capsys)
+    code, out, _ = run(["fix", "--select", "CL005,CL101", str(versions)], capsys)
+    assert code == 1 and "CL005" in out
     assert snapshot(versions) == before
 
 

@@ -148,7 +148,13 @@ def test_merge_from_each_alembic_template_is_accepted_by_alembic(
         "% if up_revision:\nnever closed",
         "${up_revision | h}",
         "${[c for c in up_revision]}",
+        '${"%999999999s" % up_revision}',
+        "% if up_revision:\n" * 30 + "% endif\n" * 30,
+        "${" + "not " * 5000 + "up_revision}",
+        "<% x = 1",
+        "x" * (300 * 1024),
     ],
+    ids=range(14),
 )
 def test_anything_else_is_unsupported(source: str) -> None:
     with pytest.raises(UnsupportedTemplate):
@@ -175,3 +181,20 @@ def test_supported_control_lines() -> None:
     rendered = render_template(source, context)
     assert rendered == "  % no deps, 100%% sure\njoined line a, b\n"
     assert rendered == Template(source).render_unicode(**context, comma=format_as_comma)
+
+
+def test_a_template_that_is_not_a_regular_file_is_never_read(tmp_path: Path) -> None:
+    root = project(tmp_path, "")
+    template = root / "migrations" / "script.py.mako"
+    template.unlink()
+    os.mkfifo(template)  # reading it would block forever
+    done = subprocess.run(
+        [sys.executable, "-m", "chainlint", "fix", "--diff", str(root)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "+down_revision = ('b', 'c')" in done.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import stat
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -174,11 +175,19 @@ def _render_script_template(
 ) -> tuple[str | None, str | None]:
     """The environment's script.py.mako rendered without running any of it (chainlint's own
     renderer, never Mako), or None and the reason the built-in template was used instead."""
-    from chainlint.fix.template import UnsupportedTemplate, render_template
+    from chainlint.fix.template import MAX_TEMPLATE_SIZE, UnsupportedTemplate, render_template
 
     template = environment.script_template
     assert template is not None
     try:
+        # Only a regular file of a template's size is read (never a FIFO or a device).
+        if not stat.S_ISREG(template.stat().st_mode):
+            return (
+                None,
+                f"{template.name} is not a regular file: written from the built-in template",
+            )
+        if template.stat().st_size > MAX_TEMPLATE_SIZE:
+            return None, f"{template.name} is too large: written from the built-in template"
         text = template.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return None, f"{template.name} cannot be read ({type(exc).__name__}): built-in template"

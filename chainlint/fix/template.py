@@ -26,6 +26,12 @@ _ASSIGN_OPTION = re.compile(
 _FILTERS = re.compile(r"^\s*\w+(?:\s*,\s*\w+)*\s*$")
 # The only split patterns Alembic's templates use (multidb: the `databases` option).
 _SPLIT_PATTERNS = {r",\s*"}
+# Alembic's templates are about 1 KB; a template far larger, or nested deeper, is not one.
+MAX_TEMPLATE_SIZE = 256 * 1024
+_MAX_DEPTH = 20
+# `"%s_upgrades" % name`: only plain %s (and %%) directives, never a width that builds a huge
+# string.
+_PERCENT_S = re.compile(r"%(?!s|%)")
 
 
 class UnsupportedTemplate(Exception):
@@ -72,6 +78,8 @@ def render_template(
 ) -> str:
     """The rendered text, or UnsupportedTemplate. `options` are the `[alembic]` main options
     (what `config.get_main_option` returns)."""
+    if len(text) > MAX_TEMPLATE_SIZE:
+        raise UnsupportedTemplate(1, f"more than {MAX_TEMPLATE_SIZE // 1024} KB of text")
     options = options or {}
     modules: set[str] = set()
     variables: dict[str, Any] = dict(context)
@@ -111,7 +119,10 @@ def render_template(
         raise UnsupportedTemplate(line, "a Mako tag other than <%! import re %> or <% %>")
     nodes = _parse(text)
     evaluator = _Evaluator(variables, options, modules)
-    return "".join(_render(nodes, evaluator))
+    try:
+        return "".join(_render(nodes, evaluator))
+    except RecursionError as exc:  # an expression nested beyond any real template
+        raise UnsupportedTemplate(1, "expressions nested too deeply") from exc
 
 
 def _lines(text: str) -> Iterator[tuple[int, str]]:
@@ -159,6 +170,8 @@ def _parse(text: str) -> list[Any]:
             continue
         body = control.group("body")
         keyword = body.split(None, 1)[0].rstrip(":") if body else ""
+        if keyword in ("if", "for") and len(stack) >= _MAX_DEPTH:
+            raise UnsupportedTemplate(number, f"control lines nested more than {_MAX_DEPTH} deep")
         if keyword == "if" and body.endswith(":"):
             node = _If(number, [(body[2:-1].strip(), [])])
             target().append(node)
@@ -293,9 +306,11 @@ class _Evaluator:
         return value  # type: ignore[no-any-return]
 
     def value(self, source: str, line: int) -> Any:
+        if len(source) > 1000:
+            raise UnsupportedTemplate(line, "an expression of more than 1000 characters")
         try:
             tree = ast.parse(source.strip(), mode="eval")
-        except SyntaxError as exc:
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             raise UnsupportedTemplate(line, f"the expression {source.strip()!r}") from exc
         return self._eval(tree.body, line, source.strip())
 
@@ -333,7 +348,7 @@ class _Evaluator:
             and isinstance(node.left.value, str)
         ):
             right = self._eval(node.right, line, source)
-            if not isinstance(right, str):
+            if not isinstance(right, str) or _PERCENT_S.search(node.left.value):
                 raise unsupported()
             try:
                 return node.left.value % right
