@@ -80,6 +80,8 @@ class LiveDatabase:
     enforces_length: bool
     # Every table of the inspected schemas except the version table.
     tables: Mapping[str, LiveTable]
+    # The schema bare table names live in ("public"; "main" for SQLite).
+    default_schema: str | None = None
 
     @property
     def version_table_name(self) -> str:
@@ -298,7 +300,8 @@ def _inspect(
                         bool(i.get("unique", False)),
                     )
                     for i in indexes_of.get(key, [])
-                    if i.get("name")
+                    # An index that backs a unique constraint is the constraint, listed below.
+                    if i.get("name") and "duplicates_constraint" not in i
                 },
                 uniques=tuple(
                     LiveUnique(u.get("name"), tuple(u.get("column_names", ())))
@@ -316,6 +319,7 @@ def _inspect(
         version_num_length=length if isinstance(length, int) else None,
         enforces_length=backend in ENFORCES_LENGTH,
         tables=tables,
+        default_schema=default_schema,
     )
 
 

@@ -76,7 +76,9 @@ def check_database(
     graph = RevisionGraph(environment, read_environment(environment, cache=settings.cache))
     source = database_url(environment, options.url, os.environ if environ is None else environ)
     table, schema = version_table_of(environment, options)
-    live = read_database(source.url, table, schema, relative_to=source.relative_to)
+    live = read_database(
+        source.url, table, schema, schemas=model_schemas(graph), relative_to=source.relative_to
+    )
     state = DatabaseState(graph, live, options.require_head)
     if not live.has_version_table and not live.tables:
         raise DatabaseError(
@@ -100,6 +102,16 @@ def check_database(
     summary = GraphSummary(len(graph.revisions), graph.heads, graph.bases)
     lint = LintResult((EnvironmentResult(environment, graph, summary),), findings)
     return DatabaseResult(lint, state, source.origin)
+
+
+def model_schemas(graph: RevisionGraph) -> set[str]:
+    """The schemas the migrations name (`schema=`), inspected besides the default one."""
+    from chainlint.schema import schema_history
+
+    history = schema_history(graph)
+    if history.cyclic:
+        return set()
+    return {name.split(".", 1)[0] for name in history.at_heads().tables if "." in name}
 
 
 def _one_environment(path: Path) -> Environment:

@@ -384,3 +384,78 @@ def test_a_file_that_is_not_a_database_is_one_line(project: Project, capsys: Cap
         code, _, err = run_cli(["db"], capsys)
     assert code == 2 and err.count("\n") == 1
     assert "file is not a database" in err
+
+
+# -- damage the schema model explains (CL403, CL404 with a revision, CL406) ---------------------
+
+
+def test_a_half_applied_migration_names_present_and_missing(
+    project: Project, capsys: Capsys
+) -> None:
+    # c3 adds a column, then an index; the index step fails (SQLite runs DDL without a
+    # transaction, so the column stays: a half-applied migration, as on MySQL).
+    path = project.versions / "c3_add_condition.py"
+    path.write_text(
+        path.read_text().replace(
+            'sa.Column("condition_expression", sa.Text()))',
+            'sa.Column("condition_expression", sa.Text()))\n'
+            '    op.create_index("ix_steps_condition", "step_executions", ["no_such_column"])',
+        )
+    )
+    project.alembic("upgrade", "b2")
+    with pytest.raises(Exception, match="no_such_column"):
+        project.alembic("upgrade", "head")
+    code, out, _ = chainlint_db(project, capsys)
+    assert code == 1
+    finding = next(line for line in out.splitlines() if " CL403 " in line)
+    assert (
+        "'c3' is half applied: column step_executions.condition_expression already exists; "
+        "index ix_steps_condition does not (versions/c3_add_condition.py:20)"
+    ) in finding
+    assert "then `alembic stamp c3`; do not drop what exists, that loses its data" in finding
+    assert "DROP" not in finding and "CL402" not in out
+
+
+def test_create_all_matching_a_revision_is_stamped_there(project: Project, capsys: Capsys) -> None:
+    project.alembic("upgrade", "b2")
+    with sqlite3.connect(db_path(project)) as connection:
+        connection.execute("DROP TABLE alembic_version")  # as if create_all() had built it
+    connection.close()
+    code, out, _ = chainlint_db(project, capsys)
+    assert code == 1
+    finding = next(line for line in out.splitlines() if " CL404 " in line)
+    assert finding.startswith("migrations/versions/b2_create_steps.py:12:12 CL404 ")
+    assert finding.endswith("Its schema is the schema after 'b2'. Run: `alembic stamp b2`")
+    project.alembic("stamp", "b2")
+    code, out, _ = chainlint_db(project, capsys)
+    assert code == 0 and "CL402" in out
+    project.alembic("upgrade", "head")  # the stamp was right: the rest applies cleanly
+
+
+def test_a_deleted_revision_is_found_by_its_schema(project: Project, capsys: Capsys) -> None:
+    project.alembic("upgrade", "b2")
+    with sqlite3.connect(db_path(project)) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '5f0c9e1a77d3'")
+    connection.close()
+    code, out, _ = chainlint_db(project, capsys)
+    assert code == 1
+    finding = next(line for line in out.splitlines() if " CL401 " in line)
+    assert "the database's schema is the schema after 'b2'" in finding
+    assert "Repair: `alembic stamp --purge b2`" in finding
+    project.alembic("stamp", "b2", purge=True)
+    assert chainlint_db(project, capsys)[0] == 0
+
+
+def test_a_column_added_by_hand_is_drift(project: Project, capsys: Capsys) -> None:
+    project.alembic("upgrade", "head")
+    with sqlite3.connect(db_path(project)) as connection:
+        connection.execute("ALTER TABLE workflow_runs ADD COLUMN priority INTEGER")
+    connection.close()
+    code, out, _ = chainlint_db(project, capsys)
+    assert code == 0  # a warning
+    finding = next(line for line in out.splitlines() if " CL406 " in line)
+    assert finding.startswith(
+        "migrations/versions/a1_create_runs.py:19:1 CL406 column workflow_runs.priority exists "
+        "in the database, but no migration up to 'c3' made it"
+    )
+    assert "do not drop it, that loses its data" in finding

@@ -191,3 +191,24 @@ def test_a_wrong_password_is_one_line_without_it(
         'FATAL:  password authentication failed for user "chainlint_reader"\n'
     )
     assert_no_secret(err)
+
+
+def test_drift_and_already_applied_on_postgresql(
+    postgres: PostgresServer, database: str, tmp_path: Path, capsys: Capsys
+) -> None:
+    project = project_on(postgres, database, tmp_path, HISTORY)
+    project.alembic("upgrade", "b2")
+    postgres.sql(
+        database,
+        "ALTER TABLE workflow_runs ADD COLUMN priority integer",  # by hand: drift
+        "ALTER TABLE step_executions ADD COLUMN condition_expression text",  # c3's, by hand
+    )
+    code, out, _ = run_cli(
+        ["db", str(project.root), "--url", postgres.reader_url(database)], capsys
+    )
+    assert code == 1
+    codes = [line.split()[1] for line in out.splitlines() if " CL4" in line]
+    assert codes == ["CL403", "CL406"]
+    assert "Run: `alembic stamp c3`" in out
+    assert "column workflow_runs.priority exists in the database" in out
+    assert "condition_expression exists in the database" not in out  # CL403's, not drift

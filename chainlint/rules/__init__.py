@@ -32,8 +32,10 @@ from chainlint.rules.cl304_missing_downgrade import MissingDowngrade
 from chainlint.rules.cl305_not_null_column_without_default import NotNullColumnWithoutDefault
 from chainlint.rules.cl401_unknown_database_revision import UnknownDatabaseRevision
 from chainlint.rules.cl402_database_behind import DatabaseBehind
+from chainlint.rules.cl403_already_applied import AlreadyApplied
 from chainlint.rules.cl404_unstamped_database import UnstampedDatabase
 from chainlint.rules.cl405_version_column_too_narrow import VersionColumnTooNarrow
+from chainlint.rules.cl406_schema_drift import SchemaDrift
 
 ALL_RULES: tuple[type[Rule], ...] = (
     UnknownDownRevision,
@@ -63,8 +65,10 @@ ALL_RULES: tuple[type[Rule], ...] = (
     NotNullColumnWithoutDefault,
     UnknownDatabaseRevision,
     DatabaseBehind,
+    AlreadyApplied,
     UnstampedDatabase,
     VersionColumnTooNarrow,
+    SchemaDrift,
 )
 
 RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}

@@ -16,6 +16,17 @@ from chainlint.rules.candidates import Candidate, find_candidates
 from chainlint.rules.common import has_unresolved, quoted
 from chainlint.rules.dbstate import DatabaseState, resolve_row, stamp_command
 
+_RUNS = migration("a1", None).replace(
+    "def upgrade():\n    pass",
+    "def upgrade():\n"
+    '    op.create_table("workflow_runs", sa.Column("id", sa.Integer(), primary_key=True))',
+)
+_STEPS = migration("b2", "a1").replace(
+    "def upgrade():\n    pass",
+    "def upgrade():\n"
+    '    op.create_table("step_executions", sa.Column("id", sa.Integer(), primary_key=True))',
+)
+
 
 class UnknownDatabaseRevision(Rule):
     """
@@ -41,7 +52,9 @@ class UnknownDatabaseRevision(Rule):
     Alembic reads it as that revision (a partial id), as `alembic current` shows.
 
     ## Fix
-    Point the row at the revision the database is really at. With one version row,
+    Point the row at the revision the database is really at: the one its name points to, or
+    the one after which the schema model's tables, columns and named indexes are exactly the
+    database's. With one version row,
     `alembic stamp --purge REV` (plain `alembic stamp` fails the same way); with several
     (independent branches), the `UPDATE alembic_version SET version_num = 'REV' WHERE
     version_num = '<id>';` that chainlint prints, which leaves the other rows alone. Neither
@@ -105,8 +118,30 @@ class UnknownDatabaseRevision(Rule):
         Example(
             {"a.py": migration("a", None), "b.py": migration("b", "a")},
             (Expected("versions", 1, "no revision looks like it (heads: 'b')"),),
-            database=DatabaseSetup(version_table("ffff0000eeee")),
+            database=DatabaseSetup(
+                (*version_table("ffff0000eeee"), "CREATE TABLE legacy (id INTEGER)")
+            ),
             description="an id nothing resembles",
+        ),
+        Example(
+            {"a.py": _RUNS, "b.py": _STEPS},
+            (
+                Expected(
+                    "versions/a.py",
+                    12,
+                    "alembic_version holds '9c1d7e2b44a0', which no migration file declares; "
+                    "the database's schema is the schema after 'a1' (declared in versions/a.py). "
+                    "Every Alembic command fails with Can't locate revision identified by "
+                    "'9c1d7e2b44a0'. Repair: `alembic stamp --purge a1`",
+                ),
+            ),
+            database=DatabaseSetup(
+                (
+                    *version_table("9c1d7e2b44a0"),
+                    "CREATE TABLE workflow_runs (id INTEGER PRIMARY KEY)",
+                )
+            ),
+            description="a deleted revision: the schema model names where the database is",
         ),
         Example(
             {
@@ -155,18 +190,39 @@ class UnknownDatabaseRevision(Rule):
     ) -> Finding:
         table = state.live.version_table
         message = f"{table} holds '{row}', which no migration file declares"
+        # The schema model's answer: which revision's schema the database has (one row only:
+        # several rows are several branches).
+        matches = state.matching_revisions if len(state.live.versions) == 1 else ()
+        target: str | None = None
         if len(candidates) == 1:
             target = candidates[0].revision
-            repair = self.repair(state, row, target)
             message += (
-                f"; did you mean '{target}' (declared in "
-                f"{ctx.display(candidates[0].file.path)})? {consequence} Repair: {repair}"
+                f"; did you mean '{target}' (declared in {ctx.display(candidates[0].file.path)})?"
             )
+            if matches == (target,):
+                message += " The database's schema is the schema after it."
+            elif matches and target not in matches:
+                message += (
+                    f" (But the database's schema is the schema after {quoted(matches)}: "
+                    "check which one it is before stamping.)"
+                )
+        elif len(matches) == 1:
+            target = matches[0]
+            file = ctx.graph.revisions[target]
+            message += (
+                f"; the database's schema is the schema after '{target}' (declared in "
+                f"{ctx.display(file.path)})."
+            )
+        if target is not None:
+            repair = self.repair(state, row, target)
+            message += f" {consequence} Repair: {repair}"
             path, line, column = state.anchor(target)
             fix = Fix(repair, applicable=False)
         else:
             if candidates:
                 message += "; it could be " + quoted(c.revision for c in candidates)
+            elif matches:
+                message += "; the database's schema is the schema after each of " + quoted(matches)
             else:
                 heads = ctx.graph.heads
                 message += "; no revision looks like it" + (

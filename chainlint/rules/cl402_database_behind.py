@@ -78,7 +78,8 @@ class DatabaseBehind(Rule):
         # With an unknown row (CL401) nobody can tell what is pending.
         if state is None or state.unknown or not state.live.has_version_table:
             return
-        pending = state.pending
+        # A revision whose changes are already there is CL403's: upgrading would fail on it.
+        pending = tuple(rev for rev in state.pending if rev not in state.already_applied)
         if not pending:
             return
         where = (
@@ -88,9 +89,14 @@ class DatabaseBehind(Rule):
         )
         count = f"{len(pending)} migration{' is' if len(pending) == 1 else 's are'} pending"
         command = state.upgrade_command
+        run = (
+            f"Run: `{command}`"
+            if not state.already_applied
+            else f"Once CL403 is resolved, run `{command}`"
+        )
         message = (
             f"{where}; {count}: {quoted(pending)}. `alembic revision --autogenerate` fails "
-            f'with "Target database is not up to date". Run: `{command}`'
+            f'with "Target database is not up to date". {run}'
         )
         path, line, column = state.anchor(pending[0])
         finding = self.finding(

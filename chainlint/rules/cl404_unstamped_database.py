@@ -5,7 +5,18 @@ from collections.abc import Iterator
 from chainlint.findings import Finding, Fix
 from chainlint.rules.base import DatabaseSetup, Example, Expected, Rule, RuleContext, migration
 from chainlint.rules.common import quoted
+from chainlint.rules.dbstate import stamp_command
 
+_RUNS = migration("001", None).replace(
+    "def upgrade():\n    pass",
+    "def upgrade():\n"
+    '    op.create_table("workflow_runs", sa.Column("id", sa.Integer(), primary_key=True))',
+)
+_STEPS = migration("002", "001").replace(
+    "def upgrade():\n    pass",
+    "def upgrade():\n"
+    '    op.create_table("step_executions", sa.Column("id", sa.Integer(), primary_key=True))',
+)
 _LISTED = 5
 
 
@@ -30,8 +41,8 @@ class UnstampedDatabase(Rule):
 
     ## Fix
     Record the revision whose schema the database already has: `alembic stamp REV`. Stamping
-    writes only the version table. When the schema model shows the database equals the schema
-    after exactly one revision, chainlint names it; otherwise compare with
+    writes only the version table. When the database's tables, columns and named indexes are
+    exactly the schema model's after one revision, chainlint names it; otherwise compare with
     `chainlint schema --revision REV` first. Never `alembic upgrade` such a database before it
     is stamped.
     """
@@ -72,6 +83,18 @@ class UnstampedDatabase(Rule):
             ),
             description="create_all() without alembic stamp",
         ),
+        Example(
+            {"a.py": _RUNS, "b.py": _STEPS},
+            (
+                Expected(
+                    "versions/a.py",
+                    12,
+                    "Its schema is the schema after '001'. Run: `alembic stamp 001`",
+                ),
+            ),
+            database=DatabaseSetup(("CREATE TABLE workflow_runs (id INTEGER PRIMARY KEY)",)),
+            description="the schema after one revision: stamp it",
+        ),
     )
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
@@ -89,10 +112,28 @@ class UnstampedDatabase(Rule):
             f"the database has {len(names)} table{'s' if len(names) != 1 else ''} ({shown}) "
             f"but no {table} table: it was built without Alembic (create_all(), a dump) and "
             f"never stamped; `{state.upgrade_command}` would run every migration again and fail "
-            'with "already exists". Find the revision whose schema it has '
-            "(`chainlint schema --revision REV`), then run `alembic stamp REV`"
+            'with "already exists"'
         )
-        fix = Fix("find the revision the database is at, then stamp it", applicable=False)
-        base = ctx.graph.bases[0] if ctx.graph.bases else None
-        path, line, column = state.anchor(base)
-        yield self.finding(ctx, path, line, column, message, None, fix)
+        matches = state.matching_revisions
+        anchor: str | None
+        if len(matches) == 1:
+            command = stamp_command(matches[0])
+            message += f". Its schema is the schema after '{matches[0]}'. Run: `{command}`"
+            fix = Fix(command, applicable=False)
+            anchor = matches[0]
+        else:
+            if matches:
+                message += (
+                    f". Its schema is the schema after each of {quoted(matches)} (they differ "
+                    "only in steps chainlint cannot see): find which one ran, then run "
+                    "`alembic stamp REV`"
+                )
+            else:
+                message += (
+                    ". Its schema is not the schema after any revision: find the revision it "
+                    "has (`chainlint schema --revision REV`), then run `alembic stamp REV`"
+                )
+            fix = Fix("find the revision the database is at, then stamp it", applicable=False)
+            anchor = ctx.graph.bases[0] if ctx.graph.bases else None
+        path, line, column = state.anchor(anchor)
+        yield self.finding(ctx, path, line, column, message, fix=fix)

@@ -7,9 +7,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chainlint.rules.dbcompare import Applied, already_applied, schema_matches
+
 if TYPE_CHECKING:
     from chainlint.database import LiveDatabase
     from chainlint.graph import RevisionGraph
+    from chainlint.schema import SchemaHistory
 
 
 class DatabaseState:
@@ -72,6 +75,38 @@ class DatabaseState:
                 if other != row and self.graph.is_ancestor(row, other):
                     pairs.append((row, other))
         return tuple(pairs)
+
+    # -- the schema model against the database ------------------------------------------------
+
+    @cached_property
+    def history(self) -> SchemaHistory:
+        from chainlint.schema import schema_history
+
+        return schema_history(self.graph)
+
+    @cached_property
+    def applied_objects(self) -> dict[str, Applied]:
+        """For each pending revision, which of the objects its upgrade creates exist."""
+        if self.unknown:
+            return {}
+        return {
+            rev: already_applied(rev, self.history.operations(rev), self.live)
+            for rev in self.pending
+        }
+
+    @cached_property
+    def already_applied(self) -> dict[str, Applied]:
+        """Pending revisions whose upgrade would fail on objects that already exist (CL403)."""
+        return {rev: a for rev, a in self.applied_objects.items() if a.fails}
+
+    @cached_property
+    def matching_revisions(self) -> tuple[str, ...]:
+        """Revisions after which the model's schema is exactly the database's."""
+        if self.history.cyclic:
+            return ()
+        return tuple(
+            rev for rev in self.history.order if schema_matches(self.history.after(rev), self.live)
+        )
 
     @property
     def upgrade_command(self) -> str:
