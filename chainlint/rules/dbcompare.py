@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chainlint.ops import AddColumn, CreateIndex, CreateTable, MigrationOperations, Opaque
+from chainlint.ops import (
+    AddColumn,
+    CreateIndex,
+    CreateTable,
+    DropColumn,
+    DropTable,
+    MigrationOperations,
+    Opaque,
+    RenameTable,
+)
 
 if TYPE_CHECKING:
     from chainlint.database import LiveDatabase, LiveTable
@@ -137,6 +146,33 @@ def _creates_nothing_new(op: object, made_here: set[str], live: LiveDatabase) ->
         and key(table, live) in made_here
         and type(op).__name__.startswith("Create")
     )
+
+
+def may_match(operations: MigrationOperations, live: LiveDatabase) -> bool:
+    """A cheap necessary condition for the schema after a revision to be the database's: what
+    the revision itself creates (and does not remove again) exists. Saves a full replay for
+    most revisions of a long history."""
+    tables = live_tables(live)
+    removed = {
+        (key(op.table, live), getattr(op, "name", "").lower())
+        for op in operations.upgrade
+        if isinstance(op, (DropTable, RenameTable, DropColumn))
+    }
+    removed_tables = {table for table, column in removed if not column}
+    for op in operations.upgrade:
+        if isinstance(op, CreateTable):
+            name = key(op.table, live)
+            if name not in tables and name not in removed_tables:
+                return False
+        elif isinstance(op, AddColumn):
+            name = key(op.table, live)
+            column = op.column_def.name.lower()
+            if name in removed_tables or (name, column) in removed:
+                continue
+            there = tables.get(name)
+            if there is not None and column not in {c.lower() for c in there.columns}:
+                return False
+    return True
 
 
 def schema_matches(model: Schema, live: LiveDatabase) -> bool:

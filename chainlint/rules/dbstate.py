@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chainlint.rules.dbcompare import Applied, already_applied, schema_matches
+from chainlint.rules.dbcompare import Applied, already_applied, may_match, schema_matches
 
 if TYPE_CHECKING:
     from chainlint.database import LiveDatabase
@@ -104,8 +104,12 @@ class DatabaseState:
         """Revisions after which the model's schema is exactly the database's."""
         if self.history.cyclic:
             return ()
+        history = self.history
         return tuple(
-            rev for rev in self.history.order if schema_matches(self.history.after(rev), self.live)
+            rev
+            for rev in history.order
+            if may_match(history.operations(rev), self.live)
+            and schema_matches(history.after(rev), self.live)
         )
 
     @property
