@@ -91,7 +91,10 @@ def free_port() -> int:
 def _as_postgres(command: list[str]) -> list[str]:
     """Run as the `postgres` user when we are root (initdb refuses to run as root)."""
     if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *command]
+        runuser = shutil.which("runuser") or next(
+            (p for p in ("/usr/sbin/runuser", "/sbin/runuser") if os.path.exists(p)), "runuser"
+        )
+        return [runuser, "-u", "postgres", "--", *command]
     return command
 
 
@@ -133,6 +136,7 @@ def postgres() -> Iterator[PostgresServer]:
             ),
             check=True,
             capture_output=True,
+            cwd=folder,  # the postgres user may not enter the test's working directory
         )
         options = f"-p {port} -k {folder / 'socket'} -c listen_addresses=127.0.0.1 -c fsync=off"
         subprocess.run(
@@ -151,6 +155,7 @@ def postgres() -> Iterator[PostgresServer]:
             ),
             check=True,
             capture_output=True,
+            cwd=folder,
         )
         started = True
         server = PostgresServer(folder, port)
@@ -161,9 +166,10 @@ def postgres() -> Iterator[PostgresServer]:
             autocommit=True,
         )
         yield server
-    except subprocess.CalledProcessError as exc:
+    except (subprocess.CalledProcessError, OSError) as exc:
         log = folder / "server.log"
-        detail = (exc.stderr or b"").decode(errors="replace").strip().splitlines()
+        stderr = getattr(exc, "stderr", None) or b""
+        detail = stderr.decode(errors="replace").strip().splitlines()
         tail = log.read_text(errors="replace")[-400:] if log.exists() else ""
         _unavailable(f"could not start a cluster: {detail[-1] if detail else exc} {tail}")
     finally:
@@ -171,5 +177,6 @@ def postgres() -> Iterator[PostgresServer]:
             subprocess.run(
                 _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
                 capture_output=True,
+                cwd=folder,
             )
         shutil.rmtree(folder, ignore_errors=True)
