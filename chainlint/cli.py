@@ -53,6 +53,7 @@ def selection_options(func: F) -> F:
         ignore: tuple[str, ...],
         extend_select: tuple[str, ...],
         max_revision_length: int | None,
+        max_file_size: int | None,
         config_file: Path | None,
         no_cache: bool,
         quiet: bool,
@@ -61,7 +62,7 @@ def selection_options(func: F) -> F:
     ) -> Any:
         settings = load_run_settings(
             config_file, select, ignore, extend_select, max_revision_length, no_cache
-        )
+        ).with_options(max_file_size=max_file_size)
         from chainlint.config import parse_codes
 
         cli_select = parse_codes(select) or ()
@@ -80,6 +81,12 @@ def selection_options(func: F) -> F:
                 type=click.IntRange(min=1),
                 default=None,
                 help="Longest allowed revision id (default 32: alembic_version is VARCHAR(32)).",
+            ),
+            click.option(
+                "--max-file-size",
+                type=click.IntRange(min=1),
+                default=None,
+                help="Largest migration file read, in bytes (default 5 MB); larger ones are CL009.",
             ),
             click.option(
                 "--config",

@@ -11,7 +11,8 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chainlint.source import decode_source
+from chainlint.config import DEFAULT_MAX_FILE_SIZE
+from chainlint.source import read_regular_file
 
 ConstantValue = str | tuple[str, ...] | None
 
@@ -108,9 +109,9 @@ def _module_file(anchor: Path, parts: list[str]) -> Path | None:
 
 def _read_table(path: Path) -> _ModuleTable | None:
     try:
-        text, _ = decode_source(path.read_bytes())
-        module = ast.parse(text)
-    except (OSError, SyntaxError, ValueError, LookupError, UnicodeDecodeError, RecursionError):
+        data = read_regular_file(path, DEFAULT_MAX_FILE_SIZE)
+        module = ast.parse(data)
+    except Exception:  # a module chainlint cannot read resolves nothing (CL008)
         return None
     table = _ModuleTable()
     for stmt in module.body:

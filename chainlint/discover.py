@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chainlint.config import DEFAULT_MAX_FILE_SIZE
 from chainlint.errors import DiscoveryError
+from chainlint.source import NotReadable, read_regular_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -150,10 +152,9 @@ def _looks_like_versions_folder(folder: Path) -> bool:
         return True
     for path in _list_py_files(folder, recursive=True)[:200]:
         try:
-            with path.open("rb") as handle:
-                if b"down_revision" in handle.read(65536):
-                    return True
-        except OSError:
+            if b"down_revision" in read_regular_file(path, DEFAULT_MAX_FILE_SIZE):
+                return True
+        except (OSError, NotReadable):
             continue
     return False
 

@@ -77,7 +77,8 @@ class RevisionGraph:
 
     def _build(self) -> None:
         for file in self.files:
-            rev = file.revision_id if file.problem is None else None
+            # A file that cannot be parsed still takes part with what the tolerant scan found.
+            rev = file.revision_id
             if rev is None:
                 continue
             if rev in self.revisions:
@@ -152,10 +153,13 @@ class RevisionGraph:
     def unresolved_fields(self) -> frozenset[str]:
         """The identifier fields that some readable file computes instead of writing a literal
         (CL008): rules never raise an error from a value nobody could resolve."""
-        found = set()
+        found: set[str] = set()
         for file in self.files:
-            if file.problem is not None:
-                continue
+            if file.unscanned:
+                # Nothing of the file could be looked at: what it declares is unknown.
+                found.update(("revision", "down_revision"))
+            elif file.problem is not None and file.revision_id and file.down_revision is None:
+                found.add("down_revision")
             revision = file.revision
             if (
                 revision is not None

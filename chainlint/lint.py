@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chainlint.config import Settings
+from chainlint.config import DEFAULT_MAX_FILE_SIZE, Settings
 from chainlint.constants import ModuleConstants
 from chainlint.discover import Environment, discover_environments
 from chainlint.errors import InternalError
@@ -69,13 +69,16 @@ def bulk_work() -> Iterator[None]:
 
 
 def read_environment(
-    environment: Environment, constants: ModuleConstants | None = None, cache: bool = False
+    environment: Environment,
+    constants: ModuleConstants | None = None,
+    cache: bool = False,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
 ) -> list[RevisionFile]:
     shared = constants or ModuleConstants()
     paths = list(environment.files)
 
     def read(paths: list[Path]) -> list[tuple[RevisionFile, Any]]:
-        return read_files(paths, shared)
+        return read_files(paths, shared, max_file_size)
 
     with bulk_work():
         if cache and not os.environ.get("CHAINLINT_NO_CACHE"):
@@ -90,7 +93,9 @@ def read_environment(
 SPLIT_THRESHOLD = 1000
 
 
-def read_files(paths: list[Path], constants: ModuleConstants) -> list[tuple[RevisionFile, Any]]:
+def read_files(
+    paths: list[Path], constants: ModuleConstants, max_file_size: int = DEFAULT_MAX_FILE_SIZE
+) -> list[tuple[RevisionFile, Any]]:
     """Read files in order, each with its cache row when a helper process read it (else None).
 
     A large batch is split across forked helper processes when the machine has cores to spare;
@@ -99,15 +104,17 @@ def read_files(paths: list[Path], constants: ModuleConstants) -> list[tuple[Revi
     caps the number of processes (1: read everything in this one)."""
     processes = _processes()
     if len(paths) < SPLIT_THRESHOLD or processes < 2:
-        return [(_read_one(path, constants), None) for path in paths]
+        return [(_read_one(path, constants, max_file_size), None) for path in paths]
     size = -(-len(paths) // processes)
     shares = [paths[i : i + size] for i in range(0, len(paths), size)]
-    helpers = [_start_helper(share) for share in shares[1:]]
-    found: list[tuple[RevisionFile, Any]] = [(_read_one(p, constants), None) for p in shares[0]]
+    helpers = [_start_helper(share, max_file_size) for share in shares[1:]]
+    found: list[tuple[RevisionFile, Any]] = [
+        (_read_one(p, constants, max_file_size), None) for p in shares[0]
+    ]
     for share, helper in zip(shares[1:], helpers, strict=True):
         rows = _finish_helper(helper, len(share))
         if rows is None:  # the helper failed: read its share here (a bug then names its file)
-            found.extend((_read_one(path, constants), None) for path in share)
+            found.extend((_read_one(path, constants, max_file_size), None) for path in share)
             continue
         from chainlint.cache import decode_file
 
@@ -115,7 +122,7 @@ def read_files(paths: list[Path], constants: ModuleConstants) -> list[tuple[Revi
             try:
                 found.append((decode_file(path, row), row))
             except (ValueError, TypeError, IndexError):
-                found.append((_read_one(path, constants), None))
+                found.append((_read_one(path, constants, max_file_size), None))
     return found
 
 
@@ -133,7 +140,7 @@ def _processes() -> int:
     return min(cores, 4)
 
 
-def _start_helper(share: list[Path]) -> tuple[int, Any] | None:
+def _start_helper(share: list[Path], max_file_size: int) -> tuple[int, Any] | None:
     import tempfile
 
     try:
@@ -151,7 +158,7 @@ def _start_helper(share: list[Path]) -> tuple[int, Any] | None:
             from chainlint.cache import encode_file
 
             constants = ModuleConstants()
-            rows = [encode_file(_read_one(path, constants)) for path in share]
+            rows = [encode_file(_read_one(path, constants, max_file_size)) for path in share]
             handle.write(json.dumps(rows, separators=(",", ":")).encode("ascii"))
             handle.flush()
             code = 0
@@ -177,9 +184,9 @@ def _finish_helper(helper: tuple[int, Any] | None, count: int) -> list[Any] | No
     return rows if type(rows) is list and len(rows) == count else None
 
 
-def _read_one(path: Path, constants: ModuleConstants) -> RevisionFile:
+def _read_one(path: Path, constants: ModuleConstants, max_file_size: int) -> RevisionFile:
     try:
-        return read_revision_file(path, constants)
+        return read_revision_file(path, constants, max_file_size)
     except Exception as exc:  # a bug, not bad input: name the file being processed
         raise InternalError(f"while reading {path}: {type(exc).__name__}: {exc}") from exc
 
@@ -196,6 +203,8 @@ def check_graph(
 
     ctx = RuleContext(graph, settings, base, database)
     by_path = {file.path: file for file in graph.files}
+    # A file that cannot be parsed gets one error, CL009; its recovered ids serve the graph.
+    unreadable = {file.path for file in graph.files if file.problem is not None}
     findings = []
     for rule in selected_rules(settings):
         try:
@@ -207,6 +216,8 @@ def check_graph(
         for finding in produced:
             file = by_path.get(finding.path)
             if file is not None and file.is_suppressed(finding.line, finding.code):
+                continue
+            if finding.path in unreadable and finding.code != "CL009":
                 continue
             findings.append(finding)
     return findings
@@ -235,7 +246,9 @@ def lint_environment(
             return EnvironmentResult(environment, None, GraphSummary(count, heads, bases)), findings
     from chainlint.graph import RevisionGraph
 
-    files_read = read_environment(environment, cache=settings.cache)
+    files_read = read_environment(
+        environment, cache=settings.cache, max_file_size=settings.max_file_size
+    )
     with bulk_work():
         graph = RevisionGraph(environment, files_read)
         base = None

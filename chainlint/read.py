@@ -4,15 +4,23 @@ compiles a migration to bytecode."""
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from chainlint.config import DEFAULT_MAX_FILE_SIZE
 from chainlint.constants import ConstantValue, ModuleConstants
 from chainlint.ops import MigrationOperations, read_operations
-from chainlint.source import decode_source
+from chainlint.source import (
+    NotReadable,
+    decode_source,
+    lenient_encoding,
+    read_regular_file,
+    too_large,
+)
 
 IDENTIFIER_NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
 
@@ -125,6 +133,11 @@ class RevisionFile:
     operations: MigrationOperations | None = None
 
     @property
+    def unscanned(self) -> bool:
+        """Whether nothing of the file could be looked at (its identifiers are unknown)."""
+        return self.problem is not None and self.problem.message.startswith("cannot be read")
+
+    @property
     def revision_id(self) -> str | None:
         """The id Alembic would give this file, when the reader can tell."""
         if self.revision is None:
@@ -164,42 +177,58 @@ class RevisionFile:
         return False
 
 
-def read_revision_file(path: Path, constants: ModuleConstants | None = None) -> RevisionFile:
-    """Read one migration file. Problems become `RevisionFile.problem`, never exceptions."""
+def read_revision_file(
+    path: Path, constants: ModuleConstants | None = None, max_size: int = DEFAULT_MAX_FILE_SIZE
+) -> RevisionFile:
+    """Read one migration file. Problems become `RevisionFile.problem`, never exceptions: only
+    a regular file of at most `max_size` bytes is read (a FIFO would block, a device never
+    ends)."""
     try:
-        data = path.read_bytes()
+        data = read_regular_file(path, max_size)
+    except NotReadable as exc:
+        return RevisionFile(path=path, problem=ReadProblem(f"cannot be read: {exc}"))
     except OSError as exc:
         return RevisionFile(
             path=path, problem=ReadProblem(f"cannot be read: {exc.strerror or exc}")
         )
-    return parse_revision_source(path, data, constants)
+    return parse_revision_source(path, data, constants, max_size)
 
 
 def parse_revision_source(
-    path: Path, data: bytes, constants: ModuleConstants | None = None
+    path: Path,
+    data: bytes,
+    constants: ModuleConstants | None = None,
+    max_size: int = DEFAULT_MAX_FILE_SIZE,
 ) -> RevisionFile:
-    try:
-        text, encoding = decode_source(data)
-    except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
-        return RevisionFile(path=path, problem=ReadProblem(f"cannot be decoded: {_one_line(exc)}"))
-    if "\0" in text:
+    """Parse one file's bytes. Anything that goes wrong on one file is a problem (CL009) on
+    that file, never an exception."""
+    if len(data) > max_size:
         return RevisionFile(
-            path=path, problem=ReadProblem("contains NUL bytes: not Python source (binary file?)")
+            path=path, problem=ReadProblem(f"cannot be read: {too_large(len(data), max_size)}")
         )
     try:
-        module = ast.parse(text, filename=str(path))
-    except SyntaxError as exc:
+        return _parse(path, data, constants or ModuleConstants())
+    except Exception as exc:  # one file's failure stays on that file
         return RevisionFile(
             path=path,
-            problem=ReadProblem(
-                f"is not valid Python: {exc.msg}", exc.lineno or 1, max(exc.offset or 1, 1)
-            ),
+            problem=ReadProblem(f"cannot be read: {type(exc).__name__}: {_one_line(exc)}"),
         )
-    except (ValueError, RecursionError, MemoryError) as exc:
-        return RevisionFile(path=path, problem=ReadProblem(f"cannot be parsed: {_one_line(exc)}"))
 
+
+def _parse(path: Path, data: bytes, constants: ModuleConstants) -> RevisionFile:
+    try:
+        # The bytes, as import hands them to the compiler: the interpreter's own tokenizer
+        # decides the encoding (BOM, PEP 263 cookie) and which bytes it accepts (it skips the
+        # contents of comments). Nothing is compiled to bytecode.
+        module = ast.parse(data, filename=str(path))
+    except (SyntaxError, ValueError) as exc:
+        return _unparseable(path, data, constants, _parse_problem(data, exc))
+    except (RecursionError, MemoryError) as exc:
+        problem = ReadProblem(f"cannot be parsed: {type(exc).__name__}: {_one_line(exc)}")
+        return _unparseable(path, data, constants, problem)
+    text, encoding = _source_text(data)
     lines = split_lines(text)
-    reader = _ModuleReader(path, text, constants or ModuleConstants(), lines)
+    reader = _ModuleReader(path, text, constants, lines)
     assignments = reader.read_assignments(module)
     docstring_lines, header = _read_header(module, lines)
     operations = read_operations(module, reader._constant, reader._position)
@@ -229,6 +258,107 @@ def _docstring_message(module: ast.Module) -> str:
     doc = ast.get_docstring(module, clean=False)
     lines = doc.strip().splitlines() if doc else []
     return lines[0].strip() if lines else ""
+
+
+_DECODING_ERRORS = (
+    "(unicode error)",
+    "unknown encoding",
+    "encoding problem",
+    "decoding with",
+    "Non-UTF-8 code",
+)
+
+
+def _parse_problem(data: bytes, exc: SyntaxError | ValueError) -> ReadProblem:
+    if "null bytes" in str(exc) or b"\0" in data:
+        try:
+            decode_source(data)
+        except (SyntaxError, LookupError, UnicodeError) as decode_error:
+            return ReadProblem(f"cannot be decoded: {_one_line(decode_error)}")
+        return ReadProblem("contains NUL bytes: not Python source (binary file?)")
+    if not isinstance(exc, SyntaxError):
+        return ReadProblem(f"cannot be parsed: {_one_line(exc)}")
+    message = exc.msg or _one_line(exc)
+    line = exc.lineno if exc.lineno and exc.lineno > 0 else 1
+    column = max(exc.offset or 1, 1)
+    if message.startswith(_DECODING_ERRORS):
+        return ReadProblem(f"cannot be decoded: {message}", line, column)
+    return ReadProblem(f"is not valid Python: {message}", line, column)
+
+
+def _source_text(data: bytes) -> tuple[str, str]:
+    """The text of a file the interpreter accepted, for positions, headers and noqa comments.
+    Bytes the tokenizer let through undecoded (in comments) are replaced: they sit after every
+    node on their line, so no position moves."""
+    try:
+        return decode_source(data)
+    except (SyntaxError, LookupError, UnicodeError):
+        encoding = lenient_encoding(data)
+    try:
+        return data.decode(encoding, errors="replace"), encoding
+    except (LookupError, UnicodeError):  # a codec without a "replace" handler
+        return data.decode("utf-8", errors="replace"), encoding
+
+
+# A module-level identifier assignment, for files the parser refuses (the tolerant scan).
+_SCAN = re.compile(
+    r"^(?P<name>revision|down_revision|branch_labels|depends_on)[ \t]*(?::[^=\r\n]*)?=(?!=)",
+    re.MULTILINE,
+)
+# How many lines one scanned assignment may span (a long merge tuple).
+_SCAN_LINES = 50
+
+
+def _unparseable(
+    path: Path, data: bytes, constants: ModuleConstants, problem: ReadProblem
+) -> RevisionFile:
+    """A file that cannot be parsed keeps its problem (CL009), and what a tolerant scan
+    recovers of its identifiers, so the rest of the graph stays whole."""
+    try:
+        text, encoding = _source_text(data)
+        assignments = _scan_assignments(path, text, constants)
+    except Exception:  # the scan is a best effort; the problem is already known
+        return RevisionFile(path=path, problem=problem)
+    return RevisionFile(
+        path=path,
+        revision=assignments.get("revision"),
+        down_revision=assignments.get("down_revision"),
+        branch_labels=assignments.get("branch_labels"),
+        depends_on=assignments.get("depends_on"),
+        problem=problem,
+        noqa=_read_noqa(text),
+        encoding=encoding,
+    )
+
+
+def _scan_assignments(path: Path, text: str, constants: ModuleConstants) -> dict[str, Assignment]:
+    """Each `revision`/`down_revision`/`branch_labels`/`depends_on` assignment that starts a
+    line and parses on its own (with the lines after it, for a long tuple); the last wins."""
+    lines = split_lines(text)
+    found: dict[str, Assignment] = {}
+    reader = _ModuleReader(path, text, constants, lines)
+    offset = 0
+    line_starts = []
+    for line in lines:
+        line_starts.append(offset)
+        offset += len(line) + 1
+    for match in _SCAN.finditer("\n".join(lines)):
+        number = bisect.bisect_right(line_starts, match.start())
+        for end in range(number, min(number + _SCAN_LINES, len(lines)) + 1):
+            snippet = "\n" * (number - 1) + "\n".join(lines[number - 1 : end])
+            try:
+                module = ast.parse(snippet)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                continue
+            found.update(reader.read_assignments(module))
+            break
+        else:
+            # Assigned, but not readable: the value is unknown, not absent.
+            name = match.group("name")
+            source = lines[number - 1].strip()[:80]
+            item = Identifier(None, number, 1, source, "dynamic")
+            found[name] = Assignment(name, number, 1, "dynamic", (item,))
+    return found
 
 
 def _one_line(exc: BaseException) -> str:
@@ -417,12 +547,15 @@ _UNRESOLVED = object()
 
 
 def _dotted(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr}" if base else None
-    return None
+    """`a.b.c` as a string (None for anything else); a loop, since chains can be long."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
 
 
 def _conditional_assignments(stmt: ast.stmt) -> Iterator[tuple[str, ast.AST]]:

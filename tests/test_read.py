@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from chainlint.constants import ModuleConstants
 from chainlint.read import RevisionFile, parse_revision_source, read_revision_file
+from chainlint.rules.base import migration
+from helpers import write_tree
 
 
 def read(tmp_path: Path, source: str | bytes, name: str = "m.py") -> RevisionFile:
@@ -216,10 +221,10 @@ def test_permission_error_becomes_a_problem(
     path = tmp_path / "m.py"
     path.write_text("revision = 'a'\n", encoding="utf-8")
 
-    def denied(self: Path) -> bytes:
-        raise PermissionError(13, "Permission denied", str(self))
+    def denied(name: object, flags: int, mode: int = 0o777) -> int:
+        raise PermissionError(13, "Permission denied", str(name))
 
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    monkeypatch.setattr(os, "open", denied)
     file = read_revision_file(path)
     assert file.problem is not None
     assert file.problem.message == "cannot be read: Permission denied"
@@ -248,3 +253,217 @@ def test_revises_header_forms(value: str, expected: tuple[str, ...]) -> None:
     from chainlint.read import header_revises
 
     assert header_revises(value) == expected
+
+
+# -- Issue 10/11: decide decodability as the interpreter does; per-file failures stay per file --
+
+
+def _interpreter_accepts(path: Path) -> bool:
+    """What the running interpreter's own tokenizer says (import hands the bytes to it)."""
+    code = "import ast,sys; ast.parse(open(sys.argv[1],'rb').read())"
+    return (
+        subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True).returncode == 0
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"# caf\xe9\nrevision = 'a'\ndown_revision = None\n",
+        b"revision = 'a'  # caf\xe9\ndown_revision = None\n",
+        b"revision = 'a'\n# \xff\xfe \xe9\xe9\ndown_revision = None\n",
+        b"revision = 'caf\xe9'\ndown_revision = None\n",
+        b"'''caf\xe9'''\nrevision = 'a'\ndown_revision = None\n",
+        b"revision = 'a'\ndown_revision = None\nx = b'\xe9'\n",
+        b"# -*- coding: latin-1 -*-\nrevision = 'caf\xe9'\ndown_revision = None\n",
+        b"\xef\xbb\xbf# caf\xe9\nrevision = 'a'\ndown_revision = None\n",
+    ],
+    ids=[
+        "first-line-comment",
+        "trailing-comment",
+        "own-line-comment",
+        "string",
+        "docstring",
+        "bytes-literal",
+        "latin1-cookie",
+        "bom-comment",
+    ],
+)
+def test_undecodable_bytes_follow_the_interpreter(tmp_path: Path, data: bytes) -> None:
+    """A latin-1 byte in a comment without a coding cookie: CPython imports the file, so it is
+    not CL009; the same byte in a string is."""
+    path = tmp_path / "m.py"
+    path.write_bytes(data)
+    file = read_revision_file(path)
+    accepted = _interpreter_accepts(path)
+    assert (file.problem is None) == accepted, file.problem
+    if accepted:
+        assert file.revision_id in ("a", "café") and file.is_base
+
+
+def test_positions_and_noqa_survive_a_bad_byte_in_a_comment(tmp_path: Path) -> None:
+    data = (
+        b"revision = 'b'  # caf\xe9\n"
+        b"x = '\xc3\xa9'; down_revision = 'zz'  # noqa: CL001 \xff\n"
+        b"# Revises: \xe9 a\n"
+    )
+    file = read(tmp_path, data)
+    assert file.problem is None and file.down_revision is not None
+    assert (file.down_revision.line, file.down_revision.column) == (2, 26)
+    assert file.is_suppressed(2, "CL001")
+
+
+def test_unknown_coding_cookies_are_cl009(tmp_path: Path) -> None:
+    for codec in ("undefined", "punycode", "klingon"):
+        file = read(tmp_path, f"# coding: {codec}\nrevision = 'a'\n".encode(), f"{codec}.py")
+        assert file.problem is not None and "cannot be decoded" in file.problem.message, codec
+        assert _interpreter_accepts(tmp_path / f"{codec}.py") is False
+
+
+def test_idna_cookie_with_a_long_line_follows_the_interpreter(tmp_path: Path) -> None:
+    data = b"# coding: idna\nrevision = '" + b"a" * 5000 + b"'\ndown_revision = None\n"
+    path = tmp_path / "m.py"
+    path.write_bytes(data)
+    file = read_revision_file(path)
+    assert (file.problem is None) == _interpreter_accepts(path)
+
+
+def test_a_long_attribute_chain_is_dynamic_not_a_crash(tmp_path: Path) -> None:
+    """`down_revision = x.a.a...` x1000 raised RecursionError in `_dotted`."""
+    file = read(tmp_path, "revision = 'b'\ndown_revision = x" + ".a" * 1000 + "\n")
+    assert file.problem is None and file.down_revision is not None
+    assert file.down_revision.shape == "dynamic"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"x = " + b"-" * 100_000 + b"1\n",  # MemoryError in the parser
+        b"x = " + b"1+" * 100_000 + b"1\n",  # RecursionError building the tree
+    ],
+)
+def test_parser_exhaustion_is_cl009(data: bytes) -> None:
+    file = parse_revision_source(Path("m.py"), b"revision = 'a'\ndown_revision = None\n" + data)
+    assert file.problem is not None and "cannot be parsed" in file.problem.message
+    # The tolerant scan still recovers the identifiers.
+    assert file.revision_id == "a" and file.is_base
+
+
+def test_any_exception_while_reading_is_cl009_and_the_run_completes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chainlint import read as read_module
+    from chainlint.lint import lint_paths
+
+    versions = write_tree(
+        tmp_path / "versions",
+        {"a.py": migration("a", None), "b.py": migration("b", "a"), "c.py": migration("c", "x")},
+    )
+    real = read_module._read_header
+
+    def exploding(module: ast.Module, text: str) -> object:
+        if "revision = 'b'" in text:
+            raise RuntimeError("boom")
+        return real(module, text)
+
+    monkeypatch.setattr(read_module, "_read_header", exploding)
+    result = lint_paths([versions])
+    assert [(f.code, f.path.name) for f in result.errors] == [("CL009", "b.py")]
+    (finding,) = result.errors
+    assert "cannot be read: RuntimeError: boom" in finding.message
+
+
+# -- Limits: size, regular files only -----------------------------------------------------------
+
+
+def test_a_file_above_the_size_limit_is_not_parsed(tmp_path: Path) -> None:
+    path = tmp_path / "m.py"
+    path.write_text("revision = 'a'\ndown_revision = None\n" + "# padding\n" * 200)
+    file = read_revision_file(path, max_size=1000)
+    assert file.problem is not None
+    assert file.problem.message == "cannot be read: too large (2,036 bytes; max-file-size is 1,000)"
+    assert parse_revision_source(path, path.read_bytes(), max_size=1000).problem == file.problem
+    assert read_revision_file(path).problem is None  # the default is 5 MB
+
+
+def test_max_file_size_from_the_command_line_and_the_configuration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chainlint.cli import main
+
+    versions = write_tree(
+        tmp_path / "versions",
+        {"a.py": migration("a", None), "b.py": migration("b", "a") + "#" * 5000 + "\n"},
+    )
+    with pytest.raises(SystemExit) as exited:
+        main(["check", "--no-cache", "--max-file-size", "4000", str(versions)])
+    out = capsys.readouterr().out
+    assert exited.value.code == 1 and "CL009" in out and "too large (5," in out
+    assert "CL001" not in out  # the hole is unknown, not absent
+    (tmp_path / "pyproject.toml").write_text("[tool.chainlint]\nmax-file-size = 4000\n")
+    with pytest.raises(SystemExit) as exited:
+        main(["check", "--no-cache", "--config", str(tmp_path / "pyproject.toml"), str(versions)])
+    assert exited.value.code == 1 and "too large" in capsys.readouterr().out
+
+
+def test_a_fifo_is_a_finding_and_does_not_hang(tmp_path: Path) -> None:
+    from chainlint.lint import lint_paths
+
+    versions = write_tree(tmp_path / "versions", {"a.py": migration("a", None)})
+    os.mkfifo(versions / "b.py")
+    result = lint_paths([versions])
+    (finding,) = result.errors
+    assert finding.code == "CL009" and finding.path.name == "b.py"
+    assert "not a regular file (a FIFO)" in finding.message
+
+
+def test_a_character_device_is_a_finding(tmp_path: Path) -> None:
+    (tmp_path / "zero.py").symlink_to("/dev/zero")
+    file = read_revision_file(tmp_path / "zero.py")
+    assert file.problem is not None
+    assert file.problem.message == "cannot be read: not a regular file (a character device)"
+
+
+# -- A file with a syntax error keeps its place in the graph ------------------------------------
+
+
+def test_tolerant_scan_recovers_identifiers_of_an_unparseable_file(tmp_path: Path) -> None:
+    source = (
+        '"""broken\n\nRevision ID: b\n"""\n'
+        "revision: str = 'b'\n"
+        "down_revision = (\n    'a1',  # first\n    'a2',\n)\n"
+        "branch_labels = None\n"
+        "depends_on = helpers.X\n"
+        "def upgrade(:\n    pass\n"
+    )
+    file = read(tmp_path, source)
+    assert file.problem is not None and "is not valid Python" in file.problem.message
+    assert file.revision_id == "b" and file.down_revisions == ("a1", "a2")
+    assert file.down_revision is not None and file.down_revision.items[1].line == 8
+    assert file.depends_on is not None and file.depends_on.shape == "dynamic"
+
+
+def test_unparseable_assignment_is_unknown_not_absent(tmp_path: Path) -> None:
+    file = read(tmp_path, "revision = 'b'\ndown_revision = ('a',\ndef upgrade(:\n")
+    assert file.revision_id == "b"
+    assert file.down_revision is not None and file.down_revision.shape == "dynamic"
+
+
+def test_syntax_error_in_the_middle_of_a_chain_is_the_one_error(tmp_path: Path) -> None:
+    """The child of an unparseable file reported CL001 and wrong heads; the summary counted one
+    revision too few."""
+    from chainlint.lint import lint_paths
+
+    versions = write_tree(
+        tmp_path / "versions",
+        {
+            "a.py": migration("a", None),
+            "b.py": migration("b", "a").replace("def upgrade():", "def upgrade(:"),
+            "c.py": migration("c", "b"),
+        },
+    )
+    result = lint_paths([versions])
+    assert [(f.code, f.path.name) for f in result.findings] == [("CL009", "b.py")]
+    (environment,) = result.environments
+    assert environment.summary.revisions == 3
+    assert environment.summary.heads == ("c",) and environment.summary.bases == ("a",)
