@@ -138,10 +138,12 @@ def broken_reference_heads(graph: RevisionGraph) -> set[str] | None:
     if any(f.problem is not None and f.revision_id not in graph.revisions for f in graph.files):
         return None
     broken = [ref for ref in graph.dangling if ref.field == "down_revision"]
-    if not broken:
+    # An unreadable file's links come from a tolerant scan: never merge a branch through it.
+    unreadable = {f.revision_id for f in graph.files if f.problem is not None} - {None}
+    if not broken and not unreadable:
         return set()
     suspects: set[str] = set()
-    cut = {ref.revision for ref in broken}
+    cut = {ref.revision for ref in broken} | {rev for rev in unreadable if rev is not None}
     for ref in broken:
         assert ref.identifier.value is not None
         candidates = find_candidates(graph, ref.identifier.value, ref.revision)
