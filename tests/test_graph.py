@@ -256,7 +256,8 @@ def test_unreadable_file_is_shown_marked(
         tmp_path / "versions",
         {
             "a.py": migration("a", None, message="initial"),
-            "b.py": migration("b", "a").replace("def upgrade():", "def upgrade(:"),
+            # Its id cannot be recovered either: the tolerant scan sees `revision` unreadable.
+            "b.py": migration("b", "a").replace("revision = 'b'", "revision = ('b'"),
         },
     )
     lines = _tree(capsys, str(versions))
