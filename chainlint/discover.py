@@ -97,7 +97,9 @@ def discover_environments(paths: Sequence[Path]) -> list[Environment]:
     if loose_files:
         for environment in _environments_for_files(loose_files, list(found.values())):
             found.setdefault(_key(environment), environment)
-        if not found and any(p.suffix == ".py" for p in loose_files):
+        if not found and any(
+            p.suffix == ".py" and not _environment_above(p)[1] for p in loose_files
+        ):
             raise DiscoveryError("no Alembic environment found for the given files")
     return sorted(found.values(), key=lambda e: e.root)
 
@@ -165,8 +167,12 @@ def _environments_for_files(files: list[Path], known: list[Environment]) -> Iter
     for file in files:
         if any(environment.owns(file) for environment in known):
             continue
-        environment = _environment_above(file)
+        environment, configured = _environment_above(file)
         if environment is None:
+            # A file outside the version locations of a configured environment above it
+            # (manage.py, app/models.py beside alembic.ini) is not a migration: ignored.
+            if configured:
+                continue
             # Only a folder that looks like Alembic's: a Django migrations/ folder is not.
             if file.suffix != ".py" or not _looks_like_versions_folder(file.parent):
                 continue
@@ -175,7 +181,10 @@ def _environments_for_files(files: list[Path], known: list[Environment]) -> Iter
         yield environment
 
 
-def _environment_above(file: Path) -> Environment | None:
+def _environment_above(file: Path) -> tuple[Environment | None, bool]:
+    """The configured environment above `file` that owns it, and whether any configured
+    environment was found above it at all."""
+    configured = False
     for folder in file.parents:
         candidates: list[Environment | None] = []
         if (folder / "alembic.ini").is_file():
@@ -185,9 +194,11 @@ def _environment_above(file: Path) -> Environment | None:
         if (folder / "env.py").is_file() and (folder / "versions").is_dir():
             candidates.append(_from_script_folder(folder, "script-folder", None))
         for environment in candidates:
-            if environment is not None and environment.owns(file):
-                return environment
-    return None
+            if environment is not None:
+                configured = True
+                if environment.owns(file):
+                    return environment, True
+    return None, configured
 
 
 # -- reading configuration --------------------------------------------------------------------

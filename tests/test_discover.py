@@ -219,3 +219,26 @@ def test_configuration_problems_are_one_line(
 def test_missing_path(tmp_path: Path) -> None:
     with pytest.raises(DiscoveryError, match="no such file or directory"):
         discover_environments([tmp_path / "nope"])
+
+
+def test_files_outside_the_version_locations_are_not_migrations(tmp_path: Path) -> None:
+    """`chainlint check manage.py app/models.py` beside alembic.ini gave CL007 on each (the
+    project root was taken for a bare versions folder); they are ignored, and the given
+    migration still maps to its environment."""
+    from chainlint.lint import lint_paths
+
+    (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n")
+    write_tree(
+        tmp_path,
+        {
+            "manage.py": "import app\n",
+            "app/models.py": "class User: pass\n",
+            "migrations/env.py": "from alembic import context\n",
+            "migrations/versions/a.py": migration("a", None),
+        },
+    )
+    paths = [tmp_path / "manage.py", tmp_path / "app" / "models.py"]
+    result = lint_paths([*paths, tmp_path / "migrations" / "versions" / "a.py"])
+    assert [e.environment.root for e in result.environments] == [tmp_path / "migrations"]
+    assert result.findings == []
+    assert discover_environments(paths) == []
