@@ -307,8 +307,6 @@ def _applied(finding: Finding, plan: Plan, staged: Workspace) -> Applied:
     return Applied(finding, description, tuple(written), notes)
 
 
-
-
 def unified_diff(workspace: Workspace, cwd: Path) -> str:
     from chainlint.report import display_path
 
