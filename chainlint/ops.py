@@ -10,6 +10,8 @@ through — an `op.execute` it cannot parse, connection calls, helper functions,
 from __future__ import annotations
 
 import ast
+import builtins as _builtins_module
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal, Union
@@ -195,6 +197,9 @@ class Opaque:
     reason: str
     line: int
     column: int
+    # The tables are a call's string arguments, some perhaps not table names: only those that
+    # are tables at that point count, and when none is, the whole schema does.
+    guessed: bool = False
 
 
 Operation = Union[  # noqa: UP007 (a runtime alias for isinstance and the cache's kinds)
@@ -267,43 +272,35 @@ _HARMLESS_ROOTS = frozenset(
         "sqlmodel",
     }
 )
+# Builtins that cannot reach a database (exec/eval could do anything).
 _BUILTINS = frozenset(
-    {
-        "print",
-        "len",
-        "range",
-        "str",
-        "int",
-        "list",
-        "dict",
-        "set",
-        "tuple",
-        "sorted",
-        "zip",
-        "enumerate",
-        "isinstance",
-        "getattr",
-        "hasattr",
-        "any",
-        "all",
-        "min",
-        "max",
-        "bool",
-        "format",
-        "repr",
-        "iter",
-        "next",
-        "map",
-        "filter",
-        "frozenset",
-        "reversed",
-        "float",
-        "super",
-        "type",
-        "id",
-        "open",
-    }
+    name for name in dir(_builtins_module) if name not in ("exec", "eval", "__import__")
 )
+# Attribute calls by name that only compute values, whatever module they come from.
+_PURE_CALLS = frozenset({"loads", "dumps", "deepcopy", "getLogger", "getint", "getboolean"})
+_MAX_INLINE = 4
+# Calls that, by their name, look at the schema or the data without changing it.
+_INSPECTS = re.compile(
+    r"_?(?:has|get|is|exists|check|skip|detect|collect|find|fetch|list|load|read|inspect)_"
+    r"|\w*_exists$"
+)
+_IDENTIFIER = re.compile(r"[A-Za-z_][\w.]*$")
+_BLOCKS: tuple[type[ast.stmt], ...] = tuple(
+    getattr(ast, name)
+    for name in ("If", "For", "AsyncFor", "While", "Try", "With", "AsyncWith", "TryStar", "Match")
+    if hasattr(ast, name)
+)
+_BLOCK_NAMES = {
+    "If": "if",
+    "For": "for",
+    "AsyncFor": "for",
+    "While": "while",
+    "Try": "try",
+    "TryStar": "try",
+    "With": "with",
+    "AsyncWith": "with",
+    "Match": "match",
+}
 # Attribute calls that run something against the database.
 _EXECUTE_CALLS = frozenset({"execute", "exec_driver_sql", "executescript"})
 _SCHEMA_CALLS = frozenset({"create_all", "drop_all", "run_callable", "run_sync", "invoke"})
@@ -350,6 +347,7 @@ def read_operations(
                 imported[bound] = alias.name
     helpers -= {"upgrade", "downgrade"}
     reader = _BodyReader(resolve_name, position or _ast_position, helpers, imported)
+    reader.functions = {name: function for name, function in functions.items() if name in helpers}
     upgrade = functions.get("upgrade")
     downgrade = functions.get("downgrade")
     up_ops = reader.read(upgrade) if upgrade else ()
@@ -445,6 +443,79 @@ class _BodyReader:
         # Strings bound by simple assignments in the function being read (`sql = "..."`).
         self.local: dict[str, str | None] = {}
         self.local_helpers: set[str] = set()
+        # Names bound to row statements (`stmt = table.update()...`): executing them is no DDL.
+        self.data_names: set[str] = set()
+        # Module-level helper functions, read in place of their calls.
+        self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+        self.inlining: list[str] = []
+
+    def _sql_prefix(self, node: ast.expr) -> str | None:
+        """The literal start of a statement built at run time (f-string, `.format`, `+`)."""
+        if isinstance(node, ast.Call):
+            name = _dotted(node.func) or ""
+            if name.rsplit(".", 1)[-1] == "text" and node.args:
+                return self._sql_prefix(node.args[0])
+            if isinstance(node.func, ast.Attribute) and node.func.attr == "format":
+                return self._string(node.func.value)
+            return None
+        if isinstance(node, ast.JoinedStr) and node.values:
+            first = node.values[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                return first.value
+            return None
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mod)):
+            return self._string(node.left) or self._sql_prefix(node.left)
+        return self._string(node)
+
+    def _helper_call(self, call: ast.Call, reason: str) -> Opaque:
+        """Code chainlint does not read: tied to the tables its string arguments may name."""
+        line, column = self.position(call)
+        names = [self._string(arg) for arg in (*call.args, *(k.value for k in call.keywords))]
+        strings = tuple(dict.fromkeys(n for n in names if n and _IDENTIFIER.match(n)))
+        return Opaque(strings, reason, line, column, True)
+
+    def _inline(self, name: str, call: ast.Call, line: int, column: int) -> Iterator[Operation]:
+        """A module-level helper's operations, with the call's string arguments bound to its
+        parameters; a recursive or deeply nested helper stays opaque."""
+        function = self.functions[name]
+        if name in self.inlining or len(self.inlining) >= _MAX_INLINE:
+            yield Opaque((), f"calls helper function `{name}()`", line, column)
+            return
+        if any(isinstance(a, ast.Starred) for a in call.args) or any(
+            k.arg is None for k in call.keywords
+        ):
+            yield Opaque((), f"calls helper function `{name}()` with * or **", line, column)
+            return
+        bound: dict[str, str | None] = {}
+        params = [*function.args.posonlyargs, *function.args.args]
+        defaults = function.args.defaults
+        for param, default in zip(params[len(params) - len(defaults) :], defaults, strict=True):
+            bound[param.arg] = self._string(default)
+        for param, kw_default in zip(
+            function.args.kwonlyargs, function.args.kw_defaults, strict=True
+        ):
+            bound[param.arg] = self._string(kw_default) if kw_default is not None else None
+        for param, arg in zip(params, call.args, strict=False):
+            bound[param.arg] = self._string(arg)
+        for keyword in call.keywords:
+            if keyword.arg is not None:
+                bound[keyword.arg] = self._string(keyword.value)
+        for param in params + function.args.kwonlyargs:
+            bound.setdefault(param.arg, None)
+        saved_local, saved_helpers = self.local, self.local_helpers
+        self.local = bound
+        self.local_helpers = {
+            stmt.name
+            for stmt in function.body
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        }
+        self.inlining.append(name)
+        try:
+            operations = self._body(function.body)
+        finally:
+            self.inlining.pop()
+            self.local, self.local_helpers = saved_local, saved_helpers
+        yield from operations
 
     def read(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[Operation, ...]:
         self.local = {}
@@ -453,10 +524,21 @@ class _BodyReader:
             for stmt in function.body
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
         }
+        return tuple(self._body(function.body))
+
+    def _body(self, body: Sequence[ast.stmt]) -> list[Operation]:
+        """A function body's operations; after an `if ...: return`, the rest runs only
+        sometimes and is opaque."""
         out: list[Operation] = []
-        for stmt in function.body:
-            out.extend(self._statement(stmt))
-        return tuple(out)
+        early: ast.stmt | None = None
+        for stmt in body:
+            operations = list(self._statement(stmt))
+            if early is not None:
+                operations = [_conditional_op(op, "after an early `return`") for op in operations]
+            out.extend(operations)
+            if early is None and isinstance(stmt, _BLOCKS) and _returns(stmt):
+                early = stmt
+        return out
 
     # -- statements -----------------------------------------------------------------------------
 
@@ -469,9 +551,12 @@ class _BodyReader:
             if batch is not None:
                 yield from batch
                 return
-        if isinstance(stmt, (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.With)) or (
-            type(stmt).__name__ in ("TryStar", "Match", "AsyncWith")
-        ):
+        if isinstance(stmt, ast.For):
+            unrolled = self._literal_loop(stmt)
+            if unrolled is not None:
+                yield from unrolled
+                return
+        if isinstance(stmt, _BLOCKS):
             yield from self._conditional(stmt)
             return
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
@@ -479,36 +564,75 @@ class _BodyReader:
             if isinstance(target, ast.Name):
                 text = self._string(stmt.value)
                 self.local[target.id] = text
+                if _is_data_statement(stmt.value):
+                    self.data_names.add(target.id)
+                else:
+                    self.data_names.discard(target.id)
         yield from self._calls(stmt)
 
+    def _literal_loop(self, stmt: ast.For) -> list[Operation] | None:
+        """`for name in ("a", "b"): ...` with no break/continue/else runs its body once per
+        string: read it so, the operations are as certain as written out."""
+        if not isinstance(stmt.target, ast.Name) or stmt.orelse:
+            return None
+        values: list[str] = []
+        if isinstance(stmt.iter, (ast.Tuple, ast.List)):
+            for elt in stmt.iter.elts:
+                text = self._string(elt)
+                if text is None:
+                    return None
+                values.append(text)
+        else:
+            resolved = self.resolve_name(stmt.iter)
+            if not (isinstance(resolved, tuple) and all(isinstance(v, str) for v in resolved)):
+                return None
+            values = list(resolved)
+        if any(isinstance(node, (ast.Break, ast.Continue)) for node in ast.walk(stmt)):
+            return None
+        out: list[Operation] = []
+        for value in values:
+            self.local[stmt.target.id] = value
+            for inner in stmt.body:
+                out.extend(self._statement(inner))
+        self.local[stmt.target.id] = None
+        return out
+
     def _conditional(self, stmt: ast.stmt) -> Iterator[Operation]:
-        """Each schema-changing call under control flow, as Opaque tied to its tables."""
-        kind = {
-            "If": "if",
-            "For": "for",
-            "AsyncFor": "for",
-            "While": "while",
-            "Try": "try",
-            "TryStar": "try",
-            "With": "with",
-            "AsyncWith": "with",
-            "Match": "match",
-        }.get(type(stmt).__name__, "a block")
-        for operation in self._calls(stmt, nested=True):
-            if isinstance(operation, Opaque):
-                yield operation
-            else:
-                tables = tables_of(operation)
-                reason = f"{_op_name(operation)} under `{kind}`"
-                yield Opaque(tables, reason, operation.line, operation.column)
+        """Each schema-changing operation under control flow, as Opaque tied to its tables."""
+        kind = _BLOCK_NAMES.get(type(stmt).__name__, "a block")
+        operations = [_conditional_op(op, f"under `{kind}`") for op in self._block(stmt)]
+        if isinstance(stmt, (ast.With, ast.AsyncWith)):
+            # A context manager chainlint does not read is tied to the tables its block names.
+            named = tuple(
+                dict.fromkeys(t for op in operations if not op.guessed for t in op.tables)
+            )
+            operations = [
+                Opaque((*op.tables, *named), op.reason, op.line, op.column, True)
+                if op.guessed
+                else op
+                for op in operations
+            ]
+        yield from operations
 
-    def _calls(self, stmt: ast.AST, nested: bool = False) -> Iterator[Operation]:
-        """The operations of the calls in `stmt`, in source order; op.* call arguments are read
+    def _block(self, node: ast.AST) -> Iterator[Operation]:
+        """The operations of a block's statements and expressions, in source order."""
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.stmt):
+                yield from self._statement(child)
+            elif isinstance(child, (ast.excepthandler, ast.withitem)) or (
+                type(child).__name__ == "match_case"
+            ):
+                yield from self._block(child)
+            elif isinstance(child, ast.expr):
+                yield from self._calls(child, isinstance(node, ast.withitem))
+
+    def _calls(self, node: ast.AST, top: bool = True) -> Iterator[Operation]:
+        """The operations of the calls in `node`, in source order; op.* call arguments are read
         by their operation, not searched for further calls."""
-        for call in _outer_calls(stmt):
-            yield from self._call(call, nested)
+        for call, own in _outer_calls(node, top):
+            yield from self._call(call, own)
 
-    def _call(self, call: ast.Call, nested: bool) -> Iterator[Operation]:
+    def _call(self, call: ast.Call, top: bool) -> Iterator[Operation]:
         func = call.func
         line, column = self.position(call)
         if isinstance(func, ast.Attribute):
@@ -530,22 +654,30 @@ class _BodyReader:
                 yield Opaque((), f"`{_dotted(func) or func.attr}(...)` call", line, column)
                 return
             root = _root(func)
+            if not top or func.attr in _PURE_CALLS or func.attr[:1].isupper():
+                return  # json.loads(...), db.Session(...), {"id": uuid()}: values, no DDL
+            if _INSPECTS.match(func.attr):
+                return  # json.loads(...), db.Session(...), has_table(...): no DDL
             if root in self.helpers or root in self.local_helpers:
-                yield Opaque((), f"calls helper `{_dotted(func) or root}`", line, column)
+                yield self._helper_call(call, f"calls helper `{_dotted(func) or root}`")
                 return
             if root in self.imported and not _harmless_module(self.imported[root]):
-                yield Opaque((), f"calls `{_dotted(func) or root}`", line, column)
+                yield self._helper_call(call, f"calls `{_dotted(func) or root}`")
             # Other attribute calls (`sa.table(...)`, `logger.info(...)`) change nothing.
             return
         if isinstance(func, ast.Name):
             name = func.id
-            if name in self.helpers or name in self.local_helpers:
-                yield Opaque((), f"calls helper function `{name}()`", line, column)
+            if not top or _INSPECTS.match(name):
+                return
+            if name in self.functions and name not in self.local_helpers:
+                yield from self._inline(name, call, line, column)
+            elif name in self.helpers or name in self.local_helpers:
+                yield self._helper_call(call, f"calls helper function `{name}()`")
             elif name in self.imported:
                 if not _harmless_module(self.imported[name]):
-                    yield Opaque((), f"calls `{name}()` from {self.imported[name]}", line, column)
-            elif name not in _BUILTINS and name not in self.local:
-                yield Opaque((), f"calls `{name}()`, defined elsewhere", line, column)
+                    yield self._helper_call(call, f"calls `{name}()` from {self.imported[name]}")
+            elif name not in _BUILTINS and name not in self.local and not name[:1].isupper():
+                yield self._helper_call(call, f"calls `{name}()`, defined elsewhere")
             return
         yield Opaque((), "a computed call", line, column)
 
@@ -764,8 +896,13 @@ class _BodyReader:
             return
         text = self._string(node)
         if text is None:
-            if _is_data_statement(node):
+            if _is_data_statement(node) or (
+                isinstance(node, ast.Name) and node.id in self.data_names
+            ):
                 return
+            prefix = self._sql_prefix(node)
+            if prefix is not None and _NO_TABLE_EFFECT.match(prefix):
+                return  # f"UPDATE {table} SET ...": rows only, whatever the names
             yield Opaque((), f"{what}({_short(ast.unparse(node))})", line, column)
             return
         yield from _read_sql(text, line, column, what)
@@ -863,6 +1000,13 @@ class _BodyReader:
             self._flag(args.get("if_not_exists"), False) is True,
             tuple(checks),
         )
+
+    def _batch_outside(
+        self, call: ast.Call, line: int, column: int, batch: str | None
+    ) -> Iterator[Operation]:
+        """`op.batch_alter_table(...)` not as a `with` item (returned by a helper, say)."""
+        table = self._table(_Args(call, ("table_name", "schema")), "table_name")
+        yield Opaque((table,), "op.batch_alter_table outside a `with` block", line, column)
 
     def _keyword_name(self, call: ast.Call) -> str | None:
         for keyword in call.keywords:
@@ -1106,25 +1250,52 @@ _OP_BUILDERS: dict[str, _Builder] = {
     "create_primary_key": _BodyReader._create_primary_key,
     "create_check_constraint": _BodyReader._create_check,
     "drop_constraint": _BodyReader._drop_constraint,
+    "batch_alter_table": _BodyReader._batch_outside,
 }
 _BATCH_BUILDERS: dict[str, _Builder] = {
     name: builder
     for name, builder in _OP_BUILDERS.items()
-    if name not in ("create_table", "drop_table", "rename_table")
+    if name not in ("create_table", "drop_table", "rename_table", "batch_alter_table")
 }
 
 
-def _outer_calls(node: ast.AST) -> Iterator[ast.Call]:
-    """Calls in source order, not descending into a call's own arguments (`op.add_column(...,
-    sa.Column(...))` is one call) nor into nested function bodies; the callee chain is searched
-    (`op.get_bind().execute(...)` is one call)."""
+_VALUE_HOLDERS = (ast.Expr, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Return, ast.Await)
+
+
+def _outer_calls(node: ast.AST, top: bool = True) -> Iterator[tuple[ast.Call, bool]]:
+    """Calls in source order, each with whether it is a statement's own value (`helper()`,
+    `x = helper()`, `with helper():`) rather than a value inside an expression (`{"id":
+    uuid()}`); a call's own arguments are not searched (`op.add_column(..., sa.Column(...))` is
+    one call), nor nested function bodies."""
     if isinstance(node, ast.Call):
-        yield node
+        yield node, top
         return
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
         return
     for child in ast.iter_child_nodes(node):
-        yield from _outer_calls(child)
+        own = (isinstance(node, _VALUE_HOLDERS) and child is getattr(node, "value", None)) or (
+            isinstance(node, ast.withitem) and child is node.context_expr
+        )
+        yield from _outer_calls(child, top and own)
+
+
+def _returns(stmt: ast.stmt) -> bool:
+    """Whether a block can return from the function (nested functions aside)."""
+    stack: list[ast.AST] = [stmt]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Return):
+            return True
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _conditional_op(operation: Operation, why: str) -> Opaque:
+    if isinstance(operation, Opaque):
+        return operation
+    reason = f"{_op_name(operation)} {why}"
+    return Opaque(tables_of(operation), reason, operation.line, operation.column)
 
 
 def _is_schema_item(node: ast.expr) -> bool:
@@ -1251,10 +1422,14 @@ def _read_sql(text: str, line: int, column: int, what: str) -> Iterator[Operatio
         except Exception:  # sqlglot raises many kinds; any failure means "cannot read"
             continue
     if statements is None:
-        yield Opaque((), f"{what} with SQL chainlint cannot parse", line, column)
+        for part in _split_sql(text):
+            yield from _command(part, line, column, what)
         return
     for statement in statements:
         if statement is None:
+            continue
+        if isinstance(statement, exp.Command):
+            yield from _command(statement.sql(), line, column, what)
             continue
         try:
             yield from _sql_statement(statement, exp, line, column, what)
@@ -1262,6 +1437,39 @@ def _read_sql(text: str, line: int, column: int, what: str) -> Iterator[Operatio
             yield Opaque(
                 _sql_tables(statement, exp), f"{what} with SQL chainlint cannot read", line, column
             )
+
+
+# Statements sqlglot keeps as text, classified by their first words.
+_NO_TABLE_EFFECT = re.compile(
+    r"\s*(?:(?:CREATE|DROP|ALTER)\s+(?:OR\s+REPLACE\s+)?(?:EXTENSION|TYPE|SEQUENCE|FUNCTION|"
+    r"PROCEDURE|TRIGGER|VIEW|MATERIALIZED\s+VIEW|DOMAIN|RULE|POLICY|CAST|ROLE|USER|AGGREGATE|"
+    r"COLLATION|OPERATOR|LANGUAGE|EVENT)\b|COMMENT\s+ON\b|GRANT\b|REVOKE\b|SET\b|ANALYZE\b|"
+    r"VACUUM\b|LOCK\b|REINDEX\b|REFRESH\b|SELECT\b|INSERT\b|UPDATE\b|DELETE\b|PRAGMA\b|"
+    r"NOTIFY\b|COMMIT\b|BEGIN\b|START\s+TRANSACTION\b)",
+    re.IGNORECASE,
+)
+_ALTER_TABLE = re.compile(
+    r"\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?P<name>[\w.`\"\[\]]+)", re.IGNORECASE
+)
+
+
+def _split_sql(text: str) -> list[str]:
+    """Statements separated by `;` (a dollar-quoted body keeps the text whole)."""
+    if "$$" in text or ("'" in text and ";" in text.split("'", 1)[1]):
+        return [text]
+    return [part for part in text.split(";") if part.strip()]
+
+
+def _command(text: str, line: int, column: int, what: str) -> Iterator[Operation]:
+    if _NO_TABLE_EFFECT.match(text):
+        return
+    match = _ALTER_TABLE.match(text)
+    if match and not re.search(r"\bRENAME\b", text, re.IGNORECASE):
+        name = match.group("name").replace('"', "").replace("`", "").strip("[]")
+        yield Opaque((name,), f"{what}: ALTER TABLE {name} ...", line, column)
+        return
+    words = " ".join(text.split()[:3])
+    yield Opaque((), f"{what} with SQL chainlint cannot read ({_short(words)} ...)", line, column)
 
 
 def _sql_name(table: Any) -> str:
@@ -1283,7 +1491,7 @@ def _sql_statement(
 ) -> Iterator[Operation]:
     if isinstance(statement, (exp.Insert, exp.Update, exp.Delete, exp.Select, exp.Merge)):
         return
-    if isinstance(statement, (exp.Comment, exp.Set, exp.Transaction, exp.Commit)):
+    if isinstance(statement, (exp.Comment, exp.Set, exp.Transaction, exp.Commit, exp.Pragma)):
         return
     kind = str(statement.args.get("kind") or "").upper()
     if isinstance(statement, exp.Create) and kind == "TABLE":
@@ -1418,6 +1626,8 @@ def _sql_statement(
                 yield RenameTable(table, _sql_name(action.this), line, column)
             else:
                 yield Opaque((table,), f"{what}: ALTER TABLE {table} ...", line, column)
+        return
+    if _NO_TABLE_EFFECT.match(statement.sql()):
         return
     yield Opaque(
         _sql_tables(statement, exp), f"{what} with SQL chainlint does not model", line, column
@@ -1555,7 +1765,7 @@ _SCHEMAS: dict[str, tuple[_FieldCheck, ...]] = {
     "CreatePrimaryKey": (_STR, _OPT, _NAMES, _INT, _INT),
     "CreateCheckConstraint": (_STR, _OPT, _STR, _INT, _INT),
     "DropConstraint": (_STR, _STR, _OPT, _INT, _INT),
-    "Opaque": (_NAMES, _STR, _INT, _INT),
+    "Opaque": (_NAMES, _STR, _INT, _INT, _BOOL),
 }
 
 

@@ -329,13 +329,16 @@ class _Replay:
                 state.notes.append(
                     OpaqueNote(self.revision, self.path, op.line, op.column, op.tables, op.reason)
                 )
-            if not op.tables:
+            tables = op.tables
+            if op.guessed:
+                tables = tuple(name for name in tables if name in state.tables)
+            if not tables:
                 state.everything_partial = True
                 state.gone.clear()
                 for name in list(state.tables):
                     state.write(name).known = False
                 return
-            for name in op.tables:
+            for name in tables:
                 if name in state.tables:
                     state.write(name).known = False
                 else:
@@ -879,7 +882,7 @@ class SchemaHistory:
         if operations.downgrade_raises and not operations.downgrade:
             return
         both = operations.upgrade + operations.downgrade
-        if any(isinstance(op, Opaque) and not op.tables for op in both):
+        if any(isinstance(op, Opaque) and (not op.tables or op.guessed) for op in both):
             return
         touched = {name for op in both for name in tables_of(op)}
         opaque = {name for op in both if isinstance(op, Opaque) for name in op.tables}

@@ -175,7 +175,12 @@ def test_constants_from_a_project_module(tmp_path: Path) -> None:
             ("t",),
             "add_column under `if`",
         ),
-        ('for name in ("a", "b"):\n    op.drop_table(name)', (), "cannot be resolved"),
+        ("for name in NAMES:\n    op.drop_table(name)", (), "cannot be resolved"),
+        (
+            'for n in ("a", "b"):\n    if n:\n        break\n    op.drop_table(n)',
+            (),
+            "table_name `n`",
+        ),
         (
             'try:\n    op.drop_index("ix", table_name="t")\nexcept Exception:\n    pass',
             ("t",),
@@ -201,6 +206,44 @@ def test_what_cannot_be_seen_through_is_opaque(
     assert opaque, ops.upgrade
     assert opaque[0].tables == tables
     assert fragment in opaque[0].reason
+
+
+def test_literal_loops_and_module_helpers_are_read_through() -> None:
+    ops = read(
+        """
+        for name in ("a", "b"):
+            op.add_column(name, sa.Column("seen", sa.Boolean()))
+        _drop("c", column="x")
+        _recursive()
+        """,
+        prelude="def _drop(table, column):\n"
+        "    op.drop_column(table, column)\n"
+        "    op.drop_column(table, 'legacy')\n"
+        "def _recursive():\n"
+        "    _recursive()",
+    )
+    assert [
+        (type(o).__name__, o.tables if isinstance(o, Opaque) else o.table) for o in ops.upgrade
+    ] == [
+        ("AddColumn", "a"),
+        ("AddColumn", "b"),
+        ("DropColumn", "c"),
+        ("DropColumn", "c"),
+        ("Opaque", ()),
+    ]
+    assert ops.upgrade[2].name == "x" and ops.upgrade[2].line == 4  # in the helper's body
+    assert "helper function `_recursive()`" in ops.upgrade[4].reason
+
+
+def test_batch_block_under_if_is_opaque_for_its_table() -> None:
+    ops = read(
+        """
+        if is_sqlite:
+            with op.batch_alter_table("users") as batch_op:
+                batch_op.drop_column("legacy")
+        """
+    )
+    assert [(type(o).__name__, o.tables) for o in ops.upgrade] == [("Opaque", ("users",))]
 
 
 def test_plain_ddl_in_execute_is_read_with_sqlglot() -> None:
