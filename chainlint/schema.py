@@ -9,6 +9,7 @@ made about known tables, or about tables the traced history itself dropped.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -529,7 +530,7 @@ class _Replay:
         del table.columns[op.name]
         table.removed[("column", op.name)] = self.origin(op)
         # The database drops what depends on the column (PostgreSQL; batch mode rebuilds).
-        for index_name in [n for n, i in table.indexes.items() if op.name in i.columns]:
+        for index_name in [n for n, i in table.indexes.items() if _uses(i.columns, op.name)]:
             del table.indexes[index_name]
         table.constraints = [c for c in table.constraints if op.name not in c.columns]
         table.primary_key = tuple(c for c in table.primary_key if c != op.name)
@@ -667,11 +668,10 @@ class SchemaHistory:
         self.graph = graph
         self.order: list[str] = []
         self.cyclic = False
-        position = {rev: i for i, rev in enumerate(graph.revisions)}
         try:
             import networkx as nx
 
-            self.order = list(nx.lexicographical_topological_sort(graph.dag, key=position.get))
+            self.order = list(nx.topological_sort(graph.dag))
         except Exception:  # a cycle (CL004): nothing can be replayed
             self.cyclic = True
         self._position = {rev: i for i, rev in enumerate(self.order)}
@@ -881,6 +881,8 @@ class SchemaHistory:
             return
         if operations.downgrade_raises and not operations.downgrade:
             return
+        if _plainly_reverted(operations, state):
+            return
         both = operations.upgrade + operations.downgrade
         if any(isinstance(op, Opaque) and (not op.tables or op.guessed) for op in both):
             return
@@ -894,9 +896,7 @@ class SchemaHistory:
             return  # CL301/CL302 report the upgrade itself
         failures: list[Problem] = []
         replay(trial, rev, path, operations.downgrade, failures.append, "downgrade")
-        dropped_unknown = {
-            (op.table, op.name) for op in operations.upgrade if isinstance(op, DropColumn)
-        }
+        made, removed = _made_and_removed(operations.upgrade)
         left: list[str] = []
         lost: list[str] = []
         for name in sorted(touched - opaque):
@@ -904,20 +904,85 @@ class SchemaHistory:
             if was is not None and now is None:
                 lost.append(f"table {name}")
             elif now is not None and was is None:
-                if now.known:
+                if ("table", name, "") in made:
                     left.append(f"table {name}")
             elif was is not None and now is not None:
-                for column in now.columns.keys() - was.columns.keys():
-                    if (name, column) not in dropped_unknown:
-                        left.append(f"column {name}.{column}")
-                for column in was.columns.keys() - now.columns.keys():
-                    lost.append(f"column {name}.{column}")
-                for index in now.indexes.keys() - was.indexes.keys():
-                    left.append(f"index {index}")
-                for index in was.indexes.keys() - now.indexes.keys():
-                    lost.append(f"index {index}")
+                # What the upgrade made and the downgrade kept; what existed and is gone (in a
+                # partial table, only what the upgrade itself removed: the rest is not known).
+                for kind, old, new in (
+                    ("column", was.columns, now.columns),
+                    ("index", was.indexes, now.indexes),
+                ):
+                    prefix = f"column {name}." if kind == "column" else "index "
+                    for item in new.keys() - old.keys():
+                        if (kind, name, item) in made:
+                            left.append(prefix + item)
+                    for item in old.keys() - new.keys():
+                        if was.known or (kind, name, item) in removed:
+                            lost.append(prefix + item)
         if left or lost or failures:
             reverts[rev] = Revert(rev, tuple(sorted(left)), tuple(sorted(lost)), tuple(failures))
+
+
+def _uses(columns: tuple[str, ...], name: str) -> bool:
+    """Whether an index's columns (names or expressions, `lower(email)`) use column `name`."""
+    return name in columns or any(
+        re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", column) for column in columns
+    )
+
+
+def _made_and_removed(
+    upgrade: tuple[Operation, ...],
+) -> tuple[set[tuple[str, str, str]], set[tuple[str, str, str]]]:
+    """(kind, table, name) of what the upgrade creates and what it removes."""
+    made: set[tuple[str, str, str]] = set()
+    removed: set[tuple[str, str, str]] = set()
+    for op in upgrade:
+        if isinstance(op, CreateTable):
+            made.add(("table", op.table, ""))
+            made.update(("column", op.table, c.name) for c in op.columns)
+            made.update(("index", op.table, i.name) for i in op.indexes if i.name)
+        elif isinstance(op, RenameTable):
+            made.add(("table", op.new_name, ""))
+        elif isinstance(op, AddColumn):
+            made.add(("column", op.table, op.column_def.name))
+        elif isinstance(op, AlterColumn) and op.new_name:
+            made.add(("column", op.table, op.new_name))
+            removed.add(("column", op.table, op.name))
+        elif isinstance(op, CreateIndex):
+            made.add(("index", op.table, op.name or ""))
+        elif isinstance(op, DropColumn):
+            removed.add(("column", op.table, op.name))
+        elif isinstance(op, DropIndex) and op.table:
+            removed.add(("index", op.table, op.name))
+    return made, removed
+
+
+def _plainly_reverted(operations: MigrationOperations, state: _State) -> bool:
+    """The common shape, settled without replaying: the upgrade only creates new tables (and
+    their indexes and constraints), the downgrade only drops them, each table last."""
+    created: set[str] = set()
+    for op in operations.upgrade:
+        if isinstance(op, CreateTable) and op.table not in created and not op.if_not_exists:
+            created.add(op.table)
+        elif not (
+            isinstance(op, (CreateIndex, CreateUniqueConstraint, CreateForeignKey))
+            and op.table in created
+        ):
+            return False
+    if not created or any(name in state.tables for name in created):
+        return False
+    dropped: set[str] = set()
+    for op in operations.downgrade:
+        if isinstance(op, DropTable) and op.table in created and op.table not in dropped:
+            dropped.add(op.table)
+        elif not (
+            isinstance(op, (DropIndex, DropConstraint))
+            and op.table in created
+            and op.table not in dropped
+        ):
+            return False
+    return dropped == created
 
 
 def schema_history(graph: RevisionGraph) -> SchemaHistory:

@@ -352,3 +352,28 @@ def test_load_rejects_every_shape_it_did_not_write(mutate: Any) -> None:
     mutate(data)
     with pytest.raises(ValueError):
         load_operations(data)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "sa.String(length=50)",
+        "sa.Numeric(10, 2)",
+        "sa.text('now()')",
+        "postgresql.ENUM('a', 'b', name='kind', create_type=False)",
+        "sa.Integer",
+        "(1).real",
+        "sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), 'mysql')",
+        "sa.String(*args)",
+        "-1",
+        "'it''s'",
+        "(a + b).c",
+    ],
+)
+def test_types_are_written_as_ast_unparse_writes_them(expression: str) -> None:
+    import ast
+
+    from chainlint.ops import _source
+
+    node = ast.parse(expression, mode="eval").body
+    assert _source(node) == ast.unparse(node)

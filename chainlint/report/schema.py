@@ -139,10 +139,12 @@ def render_schema_text(views: Sequence[SchemaView], cwd: Path) -> str:
                 "listed may exist too)"
             )
         out.append("")
+        # Files are shown relative to the environment, as findings' messages show them.
+        anchor = view.path
         for name, table in view.schema.tables.items():
             certainty = "known" if table.known else "partial"
             made = (
-                f", created by {table.created_by} ({_relative(table.path, cwd)}:{table.line})"
+                f", created by {table.created_by} ({_relative(table.path, anchor)}:{table.line})"
                 if table.created_by
                 else ""
             )
@@ -158,7 +160,7 @@ def render_schema_text(views: Sequence[SchemaView], cwd: Path) -> str:
                         column.type or "?",
                         nullable,
                         column.server_default or "",
-                        f"{column.created_by} ({_relative(column.path, cwd)}:{column.line})",
+                        f"{column.created_by} ({_relative(column.path, anchor)}:{column.line})",
                     ]
                 )
             if rows:
@@ -174,7 +176,7 @@ def render_schema_text(views: Sequence[SchemaView], cwd: Path) -> str:
                     implicit = " (name chosen by SQLAlchemy)" if index.implicit else ""
                     out.append(
                         f'    "{index.name}"{unique} ({", ".join(index.columns)}){implicit}'
-                        f"  -- {index.created_by} ({_relative(index.path, cwd)}:{index.line})"
+                        f"  -- {index.created_by} ({_relative(index.path, anchor)}:{index.line})"
                     )
             if table.uniques:
                 out.append("Unique constraints:")
@@ -192,7 +194,9 @@ def render_schema_text(views: Sequence[SchemaView], cwd: Path) -> str:
             out.append("Operations chainlint cannot see through:")
             for note in view.schema.opaque:
                 tables = ", ".join(note.tables) if note.tables else "any table"
-                out.append(f"    {_relative(note.path, cwd)}:{note.line}: {note.reason} ({tables})")
+                out.append(
+                    f"    {_relative(note.path, anchor)}:{note.line}: {note.reason} ({tables})"
+                )
             out.append("")
     return "\n".join(out)
 
