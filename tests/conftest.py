@@ -13,12 +13,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("CHAINLINT_CACHE_DIR", tempfile.mkdtemp(prefix="chainlint-cache-"))
 
 # Hypothesis profiles: "ci" (the default) runs hundreds of examples per property; pass
-# `--hypothesis-profile=thorough` for thousands.
+# `--hypothesis-profile=thorough` for ten thousand.
 settings.register_profile(
     "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile(
-    "thorough", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "thorough", max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile("ci")
 
