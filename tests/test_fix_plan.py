@@ -542,3 +542,24 @@ def test_an_id_the_files_encoding_cannot_hold_refuses_only_its_own_fix(
     assert changed(before, snapshot(versions)) == {"c.py"}
     reason = "not fixed: b.py: the new value cannot be written in the file's encoding (latin-1)"
     assert reason in out
+
+
+def test_a_codec_that_raises_plain_unicode_error_refuses_only_its_own_fix(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by the fuzz suite: the idna codec raises UnicodeError (not UnicodeEncodeError)
+    on a long line, which stopped the whole run with "internal error"."""
+    idna = "# -*- coding: idna -*-\n" + migration("b", "a1bx", branch_labels="None")
+    versions = write_tree(
+        workdir / "versions",
+        {
+            "a.py": migration("a1b2", None),
+            "b.py": idna.encode("ascii"),
+            "c.py": migration("c", "b_x"),
+        },
+    )
+    before = snapshot(versions)
+    _, out, err = run(["fix", "--extend-fix", "CL013", str(versions)], capsys)
+    assert "internal error" not in err, err
+    assert changed(before, snapshot(versions)) == {"c.py"}
+    assert "not fixed: b.py: the file's encoding cannot write it back" in out

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import AnyStr
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -38,6 +37,9 @@ def apply_source_edits(data: bytes, edits: Sequence[SourceEdit]) -> bytes:
             f"the new value cannot be written in the file's encoding ({exc.encoding}): "
             f"{exc.object[exc.start : exc.end]!r}"
         ) from exc
+    except (UnicodeError, LookupError) as exc:
+        # Codecs such as idna raise plain UnicodeError on text they cannot encode.
+        raise EditFailed(f"the file's encoding cannot write it back: {exc}") from exc
 
 
 def _apply(data: bytes, edits: Sequence[SourceEdit]) -> bytes:
@@ -48,28 +50,19 @@ def _apply(data: bytes, edits: Sequence[SourceEdit]) -> bytes:
     except Exception as exc:  # libcst raises its own ParserSyntaxError and others
         raise EditFailed(f"libcst cannot parse the file: {type(exc).__name__}") from exc
     encoding = module.encoding
-    code = module.code + _lost_tail(data, module.bytes).decode(encoding)
+    code = module.code
     header_edits = [e for e in edits if isinstance(e, ReplaceHeaderLine)]
     node_edits = [e for e in edits if not isinstance(e, ReplaceHeaderLine)]
     if header_edits:
         code = _apply_header_edits(code, header_edits)
     if node_edits:
-        reparsed = cst.parse_module(code)
-        tail = _lost_tail(code, reparsed.code)
+        wrapper = MetadataWrapper(cst.parse_module(code))
         transformer = _NodeEditor(node_edits)
-        code = MetadataWrapper(reparsed).visit(transformer).code + tail
+        code = wrapper.visit(transformer).code
         missing = [e for e in node_edits if id(e) not in transformer.done]
         if missing:
             raise EditFailed(f"could not find the target of {missing[0]!r}")
     return code.encode(encoding)
-
-
-def _lost_tail(source: AnyStr, round_trip: AnyStr) -> AnyStr:
-    """What libcst left off the end: the last "\r" of a CR-only file (to its tokenizer that
-    is no newline), so that it can be put back."""
-    if len(source) > len(round_trip) and source.startswith(round_trip):
-        return source[len(round_trip) :]
-    return source[:0]
 
 
 def _apply_header_edits(code: str, edits: Sequence[ReplaceHeaderLine]) -> str:
