@@ -195,6 +195,22 @@ class CacheFolder:
                     os.unlink(temporary, dir_fd=self._descriptor)
 
 
+def refusal(path: Path | None) -> str | None:
+    """Why CacheFolder.open refuses an existing `path` (a symlink, not a folder); None when it
+    is usable or simply missing."""
+    if path is None:
+        return None
+    try:
+        status = os.lstat(path)
+    except OSError:
+        return None
+    if stat.S_ISLNK(status.st_mode):
+        return "a symlink (a cache folder is never used through one); ran without the cache"
+    if not stat.S_ISDIR(status.st_mode):
+        return "not a folder; ran without the cache"
+    return None
+
+
 @contextlib.contextmanager
 def opened(path: Path | None, create: bool) -> Iterator[CacheFolder | None]:
     folder = CacheFolder.open(path, create)

@@ -41,6 +41,22 @@ class RunOptions:
     color: bool | None
     # The codes given with --select on this command line (`fix` treats them as named).
     cli_select: tuple[str, ...] = ()
+    verbose: bool = False
+
+
+VERBOSE = click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Say on stderr which given paths were not checked (and a cache folder not used), and why.",
+)
+
+
+def print_ignored(ignored: Sequence[Any], verbose: bool) -> None:
+    if verbose and ignored:
+        from chainlint.report import ignored_lines
+
+        sys.stderr.write(ignored_lines(ignored, Path.cwd()))
 
 
 def selection_options(func: F) -> F:
@@ -57,6 +73,7 @@ def selection_options(func: F) -> F:
         config_file: Path | None,
         no_cache: bool,
         quiet: bool,
+        verbose: bool,
         color: bool | None,
         **kwargs: Any,
     ) -> Any:
@@ -66,7 +83,8 @@ def selection_options(func: F) -> F:
         from chainlint.config import parse_codes
 
         cli_select = parse_codes(select) or ()
-        return func(*args, run=RunOptions(settings, quiet, color, cli_select), **kwargs)
+        run = RunOptions(settings, quiet, color, cli_select, verbose)
+        return func(*args, run=run, **kwargs)
 
     wrapped: Any = command
     for option in reversed(
@@ -97,6 +115,7 @@ def selection_options(func: F) -> F:
             ),
             click.option("--no-cache", is_flag=True, help="Do not read or write the cache."),
             click.option("--quiet", "-q", is_flag=True, help="Print findings only."),
+            VERBOSE,
             click.option(
                 "--color/--no-color",
                 default=None,
@@ -192,6 +211,7 @@ def check(
     from chainlint.lint import lint_paths
 
     result = lint_paths(list(paths) or [Path.cwd()], run.settings, base_ref, reuse=True)
+    print_ignored(result.ignored, run.verbose)
     cwd = Path.cwd()
     if output_format == "text":
         from chainlint.report.text import render_plain, render_text, wants_rich
@@ -309,7 +329,9 @@ def fix(
     mode = heads or ("rebase" if base_ref else "merge")
     targets = list(paths) or [Path.cwd()]
     console = make_console(run.color)
-    sys.exit(run_fix(targets, run.settings, mode, diff, run.quiet, console, base_ref, named))
+    sys.exit(
+        run_fix(targets, run.settings, mode, diff, run.quiet, console, base_ref, named, run.verbose)
+    )
 
 
 @cli.command()
@@ -325,6 +347,7 @@ def fix(
 @click.option("--since", default=None, help="Only this revision and its descendants.")
 @click.option("--heads-only", is_flag=True, help="Only the heads and their own branches.")
 @click.option("--color/--no-color", default=None, help="Force colour on or off.")
+@VERBOSE
 def graph(
     paths: tuple[Path, ...],
     output_format: str,
@@ -332,6 +355,7 @@ def graph(
     since: str | None,
     heads_only: bool,
     color: bool | None,
+    verbose: bool,
 ) -> None:
     """Show the revision history: forks, merges, branch labels, heads and defects."""
     from chainlint.config import load_settings
@@ -339,6 +363,7 @@ def graph(
     from chainlint.report import history
 
     result = lint_paths(list(paths) or [Path.cwd()], load_settings())
+    print_ignored(result.ignored, verbose)
     cwd = Path.cwd()
     # Always a graph: `graph` never reuses cached results.
     graphs = [env.graph for env in result.environments if env.graph is not None]
@@ -376,15 +401,22 @@ def graph(
     show_default=True,
 )
 @click.option("--no-cache", is_flag=True, help="Do not read or write the cache.")
+@VERBOSE
 def schema(
-    paths: tuple[Path, ...], revision: str | None, output_format: str, no_cache: bool
+    paths: tuple[Path, ...], revision: str | None, output_format: str, no_cache: bool, verbose: bool
 ) -> None:
     """Show the schema the migrations build: tables, columns, indexes, who made each."""
     from chainlint.config import load_settings
-    from chainlint.report.schema import render_schema_json, render_schema_text, schema_views
+    from chainlint.discover import discover
+    from chainlint.lint import refused_cache_folders
+    from chainlint.report.schema import environment_views, render_schema_json, render_schema_text
 
     settings = load_settings()
-    views = schema_views(list(paths) or [Path.cwd()], revision, settings.cache and not no_cache)
+    cache = settings.cache and not no_cache and not os.environ.get("CHAINLINT_NO_CACHE")
+    discovery = discover(list(paths) or [Path.cwd()])
+    views = environment_views(discovery.environments, revision, cache)
+    refused = refused_cache_folders(discovery.environments) if cache else ()
+    print_ignored((*discovery.ignored, *refused), verbose)
     render = render_schema_json if output_format == "json" else render_schema_text
     click.echo(render(views, Path.cwd()), nl=False)
 

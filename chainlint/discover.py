@@ -11,7 +11,7 @@ import configparser
 import os
 import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,9 +67,35 @@ class Environment:
         return path in self.files or any(_is_within(path, folder) for folder in folders)
 
 
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """A path named on the command line that is not checked, and why (`--verbose` shows it)."""
+
+    path: Path
+    # `{0}`, `{1}`, ... stand for `mentions`, which are shown as every path is (relative).
+    reason: str
+    mentions: tuple[Path, ...] = ()
+
+    def describe(self, show: Callable[[Path], str]) -> str:
+        return self.reason.format(*(show(path) for path in self.mentions))
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    environments: tuple[Environment, ...]
+    # The given paths that are not migrations of any environment found, in command-line order.
+    ignored: tuple[Ignored, ...]
+
+
 def discover_environments(paths: Sequence[Path]) -> list[Environment]:
+    """Every environment the paths name or contain (see `discover`)."""
+    return list(discover(paths).environments)
+
+
+def discover(paths: Sequence[Path]) -> Discovery:
     """Every environment the paths name or contain; files map to the environment that owns
-    them (pre-commit passes changed files, and their whole environment is checked)."""
+    them (pre-commit passes changed files, and their whole environment is checked). A given
+    file that is not one of its environment's migrations is ignored, with the reason."""
     if not paths:
         paths = [Path.cwd()]
     found: dict[tuple[Path, ...], Environment] = {}
@@ -94,14 +120,15 @@ def discover_environments(paths: Sequence[Path]) -> list[Environment]:
             continue
         for environment in environments:
             found.setdefault(_key(environment), environment)
+    ignored: dict[Path, Ignored] = {}
     if loose_files:
-        for environment in _environments_for_files(loose_files, list(found.values())):
+        for environment in _environments_for_files(loose_files, list(found.values()), ignored):
             found.setdefault(_key(environment), environment)
-        if not found and any(
-            p.suffix == ".py" and not _environment_above(p)[1] for p in loose_files
-        ):
+        orphans = [i for i in ignored.values() if i.reason == _NO_ENVIRONMENT]
+        if not found and orphans:
             raise DiscoveryError("no Alembic environment found for the given files")
-    return sorted(found.values(), key=lambda e: e.root)
+    ordered = tuple(sorted(found.values(), key=lambda e: e.root))
+    return Discovery(ordered, tuple(ignored.values()))
 
 
 def _key(environment: Environment) -> tuple[Path, ...]:
@@ -161,30 +188,85 @@ def _looks_like_versions_folder(folder: Path) -> bool:
     return False
 
 
-def _environments_for_files(files: list[Path], known: list[Environment]) -> Iterator[Environment]:
+_NO_ENVIRONMENT = "no Alembic environment above it"
+
+
+def _environments_for_files(
+    files: list[Path], known: list[Environment], ignored: dict[Path, Ignored]
+) -> Iterator[Environment]:
     """Map loose files to their environments: one already found, one configured above them, or
-    their folder as a bare versions folder."""
+    their folder as a bare versions folder. A file that is none of its environment's migrations
+    goes to `ignored`, with the reason."""
+    loaded: dict[tuple[Path, ...], set[str]] = {}
     for file in files:
-        if any(environment.owns(file) for environment in known):
-            continue
-        environment, configured = _environment_above(file)
+        environment = next((e for e in known if e.owns(file)), None)
         if environment is None:
-            # A file outside the version locations of a configured environment above it
-            # (manage.py, app/models.py beside alembic.ini) is not a migration: ignored.
-            if configured:
+            environment, configured = _environment_above(file)
+            if environment is not None:
+                known.append(environment)
+                yield environment
+            elif file.suffix != ".py":
+                ignored.setdefault(file, Ignored(file, "not a .py file"))
                 continue
-            # Only a folder that looks like Alembic's: a Django migrations/ folder is not.
-            if file.suffix != ".py" or not _looks_like_versions_folder(file.parent):
+            elif configured is not None:
+                # A file outside the version locations of a configured environment above it
+                # (manage.py, app/models.py beside alembic.ini) is not a migration.
+                ignored.setdefault(file, _outside(file, configured))
                 continue
-            environment = _bare_versions_folder(file.parent)
-        known.append(environment)
-        yield environment
+            elif _looks_like_versions_folder(file.parent):
+                # Only a folder that looks like Alembic's: a Django migrations/ folder is not.
+                environment = _bare_versions_folder(file.parent)
+                known.append(environment)
+                yield environment
+            else:
+                ignored.setdefault(file, Ignored(file, _NO_ENVIRONMENT))
+                continue
+        if _key(environment) not in loaded:
+            loaded[_key(environment)] = {os.path.abspath(f) for f in environment.files}
+        if str(file) not in loaded[_key(environment)]:
+            ignored.setdefault(file, _not_loaded(file, environment))
 
 
-def _environment_above(file: Path) -> tuple[Environment | None, bool]:
-    """The configured environment above `file` that owns it, and whether any configured
-    environment was found above it at all."""
-    configured = False
+def _outside(file: Path, environment: Environment) -> Ignored:
+    locations = environment.version_locations
+    listed = ", ".join(f"{{{index}}}" for index in range(1, len(locations) + 1))
+    if environment.config_path is None:
+        return Ignored(
+            file, f"outside the environment's version locations ({listed})", (file, *locations)
+        )
+    return Ignored(
+        file,
+        f"outside the version locations of {{0}} ({listed})",
+        (environment.config_path, *locations),
+    )
+
+
+def _not_loaded(file: Path, environment: Environment) -> Ignored:
+    """Why a file inside an environment's folders is not one of the files Alembic loads."""
+    if file.suffix != ".py":
+        return Ignored(file, "not a .py file")
+    if not ALEMBIC_LOADS.match(file.name):
+        return Ignored(file, "Alembic does not load __init__ files or editor lock files (.#*)")
+    location = next((v for v in environment.version_locations if _is_within(file, v)), None)
+    if location is None:
+        return _outside(file, environment)
+    if any(part.endswith("__pycache__") for part in file.relative_to(location).parts[:-1]):
+        return Ignored(file, "inside __pycache__")
+    if file.parent != location and not environment.recursive:
+        return Ignored(
+            file, "in a subfolder of {0}, and recursive_version_locations is off", (location,)
+        )
+    real = os.path.realpath(file)
+    same = next((f for f in environment.files if os.path.realpath(f) == real), None)
+    if same is not None:
+        return Ignored(file, "the same file as {0} (Alembic loads each file once)", (same,))
+    return Ignored(file, "behind a symlinked folder (Alembic does not follow those)")
+
+
+def _environment_above(file: Path) -> tuple[Environment | None, Environment | None]:
+    """The configured environment above `file` that owns it, and the nearest configured
+    environment found above it at all."""
+    nearest: Environment | None = None
     for folder in file.parents:
         candidates: list[Environment | None] = []
         if (folder / "alembic.ini").is_file():
@@ -195,10 +277,10 @@ def _environment_above(file: Path) -> tuple[Environment | None, bool]:
             candidates.append(_from_script_folder(folder, "script-folder", None))
         for environment in candidates:
             if environment is not None:
-                configured = True
+                nearest = nearest or environment
                 if environment.owns(file):
-                    return environment, True
-    return None, configured
+                    return environment, environment
+    return None, nearest
 
 
 # -- reading configuration --------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from chainlint.config import DEFAULT_MAX_FILE_SIZE, Settings
 from chainlint.constants import ModuleConstants
-from chainlint.discover import Environment, discover_environments
+from chainlint.discover import Environment, Ignored, discover
 from chainlint.errors import InternalError
 from chainlint.findings import Finding
 from chainlint.read import RevisionFile, read_revision_file
@@ -48,6 +48,8 @@ class EnvironmentResult:
 class LintResult:
     environments: tuple[EnvironmentResult, ...]
     findings: list[Finding]
+    # Given paths that were not checked, and a cache folder refused, with why (`--verbose`).
+    ignored: tuple[Ignored, ...] = ()
 
     @property
     def errors(self) -> list[Finding]:
@@ -273,9 +275,26 @@ def lint_paths(
     settings = settings or Settings()
     results = []
     findings: list[Finding] = []
-    for environment in discover_environments(list(paths)):
+    discovery = discover(list(paths))
+    for environment in discovery.environments:
         result, env_findings = lint_environment(environment, settings, base_ref, reuse)
         results.append(result)
         findings.extend(env_findings)
     findings.sort(key=lambda f: (str(f.path), f.line, f.column, f.code))
-    return LintResult(tuple(results), findings)
+    ignored = discovery.ignored
+    if settings.cache and not os.environ.get("CHAINLINT_NO_CACHE"):
+        ignored += refused_cache_folders(discovery.environments)
+    return LintResult(tuple(results), findings, ignored)
+
+
+def refused_cache_folders(environments: Sequence[Environment]) -> tuple[Ignored, ...]:
+    """The cache folders of these environments that exist but are not used, with why."""
+    from chainlint.cache import cache_folder, refusal
+
+    refused: dict[Path, Ignored] = {}
+    for environment in environments:
+        folder = cache_folder(environment)
+        reason = refusal(folder)
+        if folder is not None and reason is not None:
+            refused.setdefault(folder, Ignored(folder, reason))
+    return tuple(refused.values())

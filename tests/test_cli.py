@@ -328,3 +328,87 @@ def test_readme_pre_commit_snippet_pins_no_missing_tag() -> None:
     ).stdout.split()
     assert rev in tags or re.fullmatch(r"<[a-z-]+>", rev), rev
     assert "commit SHA" in readme
+
+
+IGNORED = {
+    "manage.py": "chainlint: ignored manage.py: outside the version locations of alembic.ini "
+    "(migrations/versions)\n",
+    "README.md": "chainlint: ignored README.md: not a .py file\n",
+    "migrations/env.py": "chainlint: ignored migrations/env.py: outside the environment's "
+    "version locations (migrations/versions)\n",
+    "migrations/versions/__init__.py": "chainlint: ignored migrations/versions/__init__.py: "
+    "Alembic does not load __init__ files or editor lock files (.#*)\n",
+    "migrations/versions/sub/b.py": "chainlint: ignored migrations/versions/sub/b.py: in a "
+    "subfolder of migrations/versions, and recursive_version_locations is off\n",
+}
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """alembic.ini, a migration, and files beside it that are not migrations."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NO_COLOR", "1")
+    (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n")
+    return write_tree(
+        tmp_path,
+        {
+            "manage.py": "import app\n",
+            "README.md": "# app\n",
+            "migrations/env.py": "from alembic import context\n",
+            "migrations/versions/a.py": migration("a", None),
+            "migrations/versions/__init__.py": "",
+            "migrations/versions/sub/b.py": migration("b", "a"),
+        },
+    )
+
+
+@pytest.mark.parametrize("command", ["check", "fix", "graph", "schema"])
+@pytest.mark.parametrize("given", sorted(IGNORED))
+def test_verbose_says_which_given_paths_were_ignored_and_why(
+    project: Path, capsys: pytest.CaptureFixture[str], command: str, given: str
+) -> None:
+    """Issue 10: `chainlint check manage.py` beside alembic.ini ignores manage.py silently;
+    `-v` says so on stderr, one line per path, relative; without it stderr stays empty."""
+    paths = [given, "migrations/versions/a.py"]
+    code, out, err = run([command, *paths], capsys)
+    assert (code, err) == (0, "")
+    code_verbose, out_verbose, err_verbose = run([command, "-v", *paths], capsys)
+    assert (code_verbose, out_verbose) == (0, out)
+    assert err_verbose == IGNORED[given]
+    assert run([command, "--verbose", *paths], capsys)[2] == IGNORED[given]
+
+
+@pytest.mark.parametrize("output_format", ["json", "sarif"])
+def test_verbose_leaves_machine_output_unchanged(
+    project: Path, capsys: pytest.CaptureFixture[str], output_format: str
+) -> None:
+    paths = [*sorted(IGNORED), "migrations/versions/a.py"]
+    plain = run(["check", "--format", output_format, *paths], capsys)
+    verbose = run(["check", "-v", "--format", output_format, *paths], capsys)
+    assert verbose[1].encode() == plain[1].encode()
+    json.loads(verbose[1])
+    assert verbose[2] == "".join(IGNORED[p] for p in paths[:-1])
+    graph = run(["graph", "--format", "json", *paths], capsys)
+    assert run(["graph", "-v", "--format", "json", *paths], capsys)[1].encode() == graph[1].encode()
+
+
+def test_verbose_says_a_symlinked_cache_folder_was_not_used(
+    project: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 10: a committed `.chainlint_cache` symlink is refused (issue 11) without a word."""
+    monkeypatch.delenv("CHAINLINT_CACHE_DIR", raising=False)
+    monkeypatch.delenv("CHAINLINT_NO_CACHE", raising=False)
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (project / ".chainlint_cache").symlink_to(elsewhere)
+    line = (
+        "chainlint: ignored .chainlint_cache: a symlink (a cache folder is never used through "
+        "one); ran without the cache\n"
+    )
+    for command in ("check", "graph", "schema"):
+        assert run([command, "migrations"], capsys)[2] == ""
+        assert run([command, "-v", "migrations"], capsys)[2] == line
+    assert run(["check", "-v", "--no-cache", "migrations"], capsys)[2] == ""
+    assert list(elsewhere.iterdir()) == []

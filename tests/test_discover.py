@@ -242,3 +242,98 @@ def test_files_outside_the_version_locations_are_not_migrations(tmp_path: Path) 
     assert [e.environment.root for e in result.environments] == [tmp_path / "migrations"]
     assert result.findings == []
     assert discover_environments(paths) == []
+
+
+def _project(root: Path) -> Path:
+    """alembic.ini beside manage.py, app/models.py and README.md; migrations/ holds env.py."""
+    root.mkdir(exist_ok=True)
+    (root / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n")
+    return write_tree(
+        root,
+        {
+            "manage.py": "import app\n",
+            "app/models.py": "class User: pass\n",
+            "README.md": "# app\n",
+            "migrations/env.py": "from alembic import context\n",
+            "migrations/versions/a.py": migration("a", None),
+            "migrations/versions/__init__.py": "",
+            "migrations/versions/notes.txt": "",
+            "migrations/versions/sub/b.py": migration("b", "a"),
+            "migrations/versions/__pycache__/c.py": "",
+            "scripts/tool.py": "print(1)\n",
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "reason"),
+    [
+        ("manage.py", "outside the version locations of {root}/alembic.ini ({versions})"),
+        ("app/models.py", "outside the version locations of {root}/alembic.ini ({versions})"),
+        ("migrations/env.py", "outside the environment's version locations ({versions})"),
+        ("README.md", "not a .py file"),
+        ("migrations/versions/notes.txt", "not a .py file"),
+        (
+            "migrations/versions/__init__.py",
+            "Alembic does not load __init__ files or editor lock files (.#*)",
+        ),
+        (
+            "migrations/versions/sub/b.py",
+            "in a subfolder of {versions}, and recursive_version_locations is off",
+        ),
+        ("migrations/versions/__pycache__/c.py", "inside __pycache__"),
+        ("migrations/versions/alias.py", "the same file as {versions}/a.py (Alembic loads "),
+    ],
+)
+def test_a_given_file_that_is_not_a_migration_is_ignored_with_its_reason(
+    tmp_path: Path, given: str, reason: str
+) -> None:
+    """Issue 10: `--verbose` says which given files discovery ignored and why; discovery
+    returns them (command-line order), the migration beside them is still checked."""
+    from chainlint.discover import discover
+
+    root = _project(tmp_path)
+    versions = root / "migrations" / "versions"
+    (versions / "alias.py").symlink_to(versions / "a.py")
+    discovery = discover([root / given, versions / "a.py"])
+    assert [e.root for e in discovery.environments] == [root / "migrations"]
+    (ignored,) = discovery.ignored
+    assert ignored.path == root / given
+    described = ignored.describe(lambda path: path.as_posix())
+    assert described.startswith(reason.format(root=root.as_posix(), versions=versions.as_posix()))
+
+
+def test_a_given_file_under_no_environment_is_ignored_when_others_are_checked(
+    tmp_path: Path,
+) -> None:
+    from chainlint.discover import discover
+
+    root = _project(tmp_path / "project")
+    stray = tmp_path / "elsewhere" / "tool.py"
+    write_tree(stray.parent, {"tool.py": "print(1)\n"})
+    discovery = discover([stray, root / "migrations" / "versions" / "a.py", stray])
+    assert [(i.path, i.describe(str)) for i in discovery.ignored] == [
+        (stray, "no Alembic environment above it")
+    ]
+    with pytest.raises(DiscoveryError, match="no Alembic environment found for the given files"):
+        discover([stray])
+
+
+def test_migrations_and_folders_given_are_not_reported_as_ignored(tmp_path: Path) -> None:
+    from chainlint.discover import discover
+
+    root = _project(tmp_path)
+    versions = root / "migrations" / "versions"
+    assert discover([root, versions / "a.py", root / "alembic.ini"]).ignored == ()
+
+
+def test_a_given_file_behind_a_symlinked_folder_is_ignored(tmp_path: Path) -> None:
+    from chainlint.discover import discover
+
+    versions = write_tree(tmp_path / "versions", {"a.py": migration("a", None)})
+    write_tree(tmp_path / "other", {"x.py": migration("x", "a")})
+    (versions / "linked").symlink_to(tmp_path / "other")
+    discovery = discover([versions / "a.py", versions / "linked" / "x.py"])
+    assert [(i.path.name, i.describe(str)) for i in discovery.ignored] == [
+        ("x.py", "behind a symlinked folder (Alembic does not follow those)")
+    ]

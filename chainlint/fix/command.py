@@ -10,11 +10,11 @@ from typing import Any, cast
 from rich.text import Text
 
 from chainlint.config import Settings
-from chainlint.discover import discover_environments
+from chainlint.discover import discover
 from chainlint.errors import ChainlintError
 from chainlint.fix import EnvironmentFix, fix_environment, unified_diff, write_workspace
 from chainlint.fix.plan import HeadsMode
-from chainlint.report import display_path, escape_text
+from chainlint.report import display_path, escape_text, ignored_lines
 from chainlint.report.text import finding_line
 
 
@@ -27,13 +27,17 @@ def run_fix(
     console: Any,
     base_ref: str | None = None,
     named: Sequence[str] = (),
+    verbose: bool = False,
 ) -> int:
     """Returns the exit code: with --diff, 1 when anything would change; otherwise 1 when an
     error-severity finding remains. `named` are the rules the user named (their warnings'
-    fixes apply too)."""
+    fixes apply too). `verbose`: say on stderr which given paths are not checked, and why."""
     cwd = Path.cwd()
     results = []
-    for environment in discover_environments(list(paths)):
+    discovery = discover(list(paths))
+    if verbose and discovery.ignored:
+        sys.stderr.write(ignored_lines(discovery.ignored, cwd))
+    for environment in discovery.environments:
         editable = None
         base = None
         if base_ref is not None:

@@ -7,11 +7,24 @@ import json as _json  # not `json`: the submodule report/json.py would replace t
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chainlint.errors import UsageError
+
+if TYPE_CHECKING:
+    from chainlint.discover import Ignored
+
+
+def ignored_lines(ignored: Sequence[Ignored], cwd: Path) -> str:
+    """`--verbose`: one line per path that was not checked, with the reason (for stderr)."""
+    lines = []
+    for item in ignored:
+        reason = item.describe(lambda path: display_path(path, cwd))
+        lines.append(f"chainlint: ignored {display_path(item.path, cwd)}: {reason}")
+    return "".join(f"{escape_text(line)}\n" for line in lines)
 
 
 def display_path(path: Path, cwd: Path) -> str:

@@ -6,9 +6,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chainlint.schema import Schema, Table
+
+if TYPE_CHECKING:
+    from chainlint.discover import Environment
 
 JSON_VERSION = 1
 
@@ -213,6 +216,14 @@ def resolve_revision(graph: Any, name: str) -> str | None:
 def schema_views(paths: Sequence[Path], revision: str | None, cache: bool) -> list[SchemaView]:
     """The schema of every environment under `paths`: at `revision`, or after all its heads."""
     from chainlint.discover import discover_environments
+
+    return environment_views(discover_environments(list(paths)), revision, cache)
+
+
+def environment_views(
+    environments: Sequence[Environment], revision: str | None, cache: bool
+) -> list[SchemaView]:
+    """The schema of each environment: at `revision`, or after all its heads."""
     from chainlint.errors import UsageError
     from chainlint.graph import RevisionGraph
     from chainlint.lint import read_environment
@@ -220,7 +231,7 @@ def schema_views(paths: Sequence[Path], revision: str | None, cache: bool) -> li
 
     views = []
     missing = []
-    for environment in discover_environments(list(paths)):
+    for environment in environments:
         graph = RevisionGraph(environment, read_environment(environment, cache=cache))
         history = schema_history(graph)
         if history.cyclic:
