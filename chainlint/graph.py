@@ -10,7 +10,6 @@ count); `bases` are revisions whose `down_revision` is None, `()` or `[]`.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -226,21 +225,33 @@ class RevisionGraph:
                 yield sorted(component)
 
     def nearest_labels(self, rev: str) -> frozenset[str]:
-        """The branch labels declared nearest to `rev`, walking down its `down_revision` links."""
+        """The branch labels declared nearest to `rev` by ancestry: those of the labelled
+        revisions among `rev` and its `down_revision` ancestors that no other of them descends
+        from. Distance does not count, so a redundant merge parent (an ancestor of another
+        parent) changes nothing, as in Alembic, where a label spreads to every descendant."""
+        own = self.revisions[rev].labels
+        if own:
+            return frozenset(own)
+        labelled: list[str] = []
         seen = {rev}
-        queue: deque[str] = deque([rev])
-        while queue:
-            level_labels: set[str] = set()
-            for _ in range(len(queue)):
-                current = queue.popleft()
-                level_labels.update(self.revisions[current].labels)
-                for parent in self.parent_dag.predecessors(current):
-                    if parent not in seen:
-                        seen.add(parent)
-                        queue.append(parent)
-            if level_labels:
-                return frozenset(level_labels)
-        return frozenset()
+        stack = [rev]
+        while stack:
+            for parent in self.parent_dag.predecessors(stack.pop()):
+                if parent in seen:
+                    continue
+                seen.add(parent)
+                if self.revisions[parent].labels:
+                    labelled.append(parent)  # the walk stops at the first label on each path
+                else:
+                    stack.append(parent)
+        nearest = [
+            r
+            for r in labelled
+            if not any(
+                s != r and self.is_ancestor(r, s) and not self.is_ancestor(s, r) for s in labelled
+            )
+        ]
+        return frozenset(label for r in nearest for label in self.revisions[r].labels)
 
     def reaching_bases(self, rev: str) -> set[str]:
         """The bases `rev` descends from through `down_revision` links (itself included)."""

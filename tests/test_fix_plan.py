@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from chainlint.cli import main
+from chainlint.config import Settings
+from chainlint.discover import discover_environments
+from chainlint.fix import EnvironmentFix, fix_environment, write_workspace
 from chainlint.lint import lint_paths
 from chainlint.rules.base import migration
 from helpers import write_tree
@@ -502,6 +505,117 @@ def test_a_fix_whose_result_is_flagged_again_is_refused(workdir: Path) -> None:
     assert not result.applied
     (refused,) = result.refused
     assert refused.reason.startswith("the result would be flagged again")
+
+
+# -- convergence: fixes that depend on each other -------------------------------------------
+
+OVERLONG = "x" * 40
+
+
+def _fix(versions: Path) -> tuple[EnvironmentFix, bool]:
+    """One in-memory plan of `fix --extend-fix ALL`, written; and whether planning again on the
+    written tree would change anything."""
+    (environment,) = discover_environments([versions])
+    first = fix_environment(environment, Settings(), named=("ALL",))
+    write_workspace(first.workspace)
+    (environment,) = discover_environments([versions])
+    second = fix_environment(environment, Settings(), named=("ALL",))
+    return first, second.workspace.changed()
+
+
+def test_a_refused_fix_is_tried_again_after_a_later_fix_removes_its_reason(
+    workdir: Path,
+) -> None:
+    """Found by test_fix_converges_and_a_second_fix_changes_nothing: a.py and b.py declare the
+    same overlong id with `branch_labels = 'None'` (Alembic keeps b.py). Renaming b.py's id
+    (CL006, planned first) would leave two revisions labelled 'None' (CL012), so it was refused,
+    and the refusal stood for the run although the CL013 fixes planned next removed both labels:
+    only a second `fix` renamed the ids."""
+    versions = write_tree(
+        workdir / "versions",
+        {
+            "a.py": migration(OVERLONG, None, branch_labels="None"),
+            "b.py": migration(OVERLONG, "y", branch_labels="None"),
+            "y.py": migration("y", OVERLONG),
+        },
+    )
+    first, again = _fix(versions)
+    assert not again
+    done = [(a.finding.code, a.finding.path.name) for a in first.applied]
+    assert sorted(done) == [
+        ("CL006", "a.py"),
+        ("CL006", "b.py"),
+        ("CL013", "a.py"),
+        ("CL013", "b.py"),
+    ]
+    assert not first.refused
+
+    def fields(name: str) -> list[str]:
+        text = (versions / name).read_text()
+        return [line for line in text.splitlines() if line.split(" ")[0] in FIELDS]
+
+    # b.py's id (the one Alembic kept) is renamed with every reference to it (y.py's); then
+    # a.py's id, which is the overlong one Alembic keeps now, gets its own.
+    assert fields("b.py") == [
+        "revision = '47372a7b2756'",
+        "down_revision = 'y'",
+        "branch_labels = None",
+    ]
+    assert fields("a.py") == [
+        "revision = '1e7e0a4778b0'",
+        "down_revision = None",
+        "branch_labels = None",
+    ]
+    assert fields("y.py") == [
+        "revision = 'y'",
+        "down_revision = '47372a7b2756'",
+        "branch_labels = None",
+    ]
+    # What is left is the cycle b.py <-> y.py, which has no automatic fix.
+    assert [f.code for f in lint_paths([versions]).findings] == ["CL004"]
+
+
+FIELDS = {"revision", "down_revision", "branch_labels"}
+
+
+def test_a_redundant_merge_parent_does_not_hide_two_heads_of_one_labelled_branch(
+    workdir: Path,
+) -> None:
+    """Found by test_fix_repairs_and_touches_nothing_else: `m` merges 'base' (label 'expand')
+    and its descendant 'c' (label 'contract'); 'f' also sits on 'c'. Alembic sees two heads of
+    'contract' (f, m). chainlint took the labels nearest by distance, so the redundant parent
+    'base' put m on an 'expand'+'contract' branch of its own: no CL010, and CL102's fix (drop
+    'base') was refused forever because it "would introduce CL010"."""
+    versions = write_tree(
+        workdir / "versions",
+        {
+            "base.py": migration("base", None, branch_labels=("expand",)),
+            "c.py": migration("c", "base", branch_labels=("contract",)),
+            "f.py": migration("f", "c"),
+            "m.py": migration("m", ("base", "c")),
+        },
+    )
+    from alembic.script import ScriptDirectory
+    from alembic.script.revision import MultipleHeads
+
+    scripts = ScriptDirectory(str(workdir), version_locations=[str(versions)])
+    with pytest.raises(MultipleHeads):
+        scripts.revision_map.get_revision("contract@head")
+    findings = lint_paths([versions]).findings
+    assert sorted((f.code, f.path.name) for f in findings) == [
+        ("CL010", "m.py"),
+        ("CL102", "m.py"),
+    ]
+    (heads,) = [f for f in findings if f.code == "CL010"]
+    assert "2 heads on one branch: 'f'" in heads.message and "'m'" in heads.message
+
+    first, again = _fix(versions)
+    assert not again
+    done = sorted(a.finding.code for a in first.applied)
+    assert done == ["CL010", "CL102"]
+    assert not first.refused
+    assert "down_revision = 'c'" in (versions / "m.py").read_text()
+    assert not lint_paths([versions]).findings
 
 
 # -- per-file failures ------------------------------------------------------------------------

@@ -190,25 +190,36 @@ def fix_environment(
     """Plan every fix in memory, one verified fix at a time, to a fixed point.
 
     A fix is kept only when the re-checked result no longer reports its finding and has no
-    new error; each finding is tried once, and the number of fixes is bounded by the findings
-    there were to begin with, so the plan always ends. With `editable` (the revisions new on
-    the branch, under --base), a file of any other revision is edited only by a fix of its own
-    finding whose rule the user named."""
+    new error. A refused finding is tried again once the fixes applied after its refusal ran
+    out (they may have removed the reason: a label another fix cleared), round after round
+    while a round applies something. The number of fixes is bounded by the findings there were
+    to begin with, so the plan always ends. With `editable` (the revisions new on the branch,
+    under --base), a file of any other revision is edited only by a fix of its own finding
+    whose rule the user named."""
     workspace = Workspace(environment)
     applied: list[Applied] = []
-    refused: dict[tuple[str, str, str], Refused] = {}
+    # Each refusal, with how many fixes had been applied when it was made.
+    refused: dict[tuple[str, str, str], tuple[Refused, int]] = {}
     findings = check_graph(workspace.graph(), settings, base)
     budget = 2 * sum(1 for f in findings if _wanted(f, named)) + 8
     while True:
         candidates = [f for f in findings if _wanted(f, named) and _key(f) not in refused]
         if not candidates:
-            break
+            # The next round: what was refused before the latest fix, in the tree as it is now.
+            stale = [k for k, (_, when) in refused.items() if when < len(applied)]
+            for key in stale:
+                del refused[key]
+            candidates = [f for f in findings if _wanted(f, named) and _key(f) not in refused]
+            if not candidates:
+                break
         finding = min(candidates, key=lambda f: (_ORDER.index(f.code), str(f.path), f.line))
-        if budget <= 0:
+        if len(applied) >= budget:
             for left in candidates:
-                refused[_key(left)] = Refused(left, "the fixes did not converge; fix it by hand")
+                refused[_key(left)] = (
+                    Refused(left, "the fixes did not converge; fix it by hand"),
+                    len(applied),
+                )
             break
-        budget -= 1
         try:
             staged, plan = _stage(workspace, finding, heads, editable, named)
             after = _recheck(staged, settings, base)
@@ -219,14 +230,14 @@ def fix_environment(
             if new_errors:
                 raise CannotFix(f"it would introduce {new_errors[0].code}: {new_errors[0].message}")
         except (CannotFix, EditFailed) as exc:
-            refused[_key(finding)] = Refused(finding, str(exc))
+            refused[_key(finding)] = (Refused(finding, str(exc)), len(applied))
             continue
         workspace, findings = staged, after
         applied.append(_applied(finding, plan, staged))
     still = {_key(f) for f in findings}
     unnamed = [f for f in findings if f.code in _ORDER and f.fixable and not in_scope(f, named)]
     return EnvironmentFix(
-        workspace, applied, [r for k, r in refused.items() if k in still], findings, unnamed
+        workspace, applied, [r for k, (r, _) in refused.items() if k in still], findings, unnamed
     )
 
 

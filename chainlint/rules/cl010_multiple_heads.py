@@ -13,7 +13,8 @@ class MultipleHeads(Rule):
     """
     ## What it does
     Reports two or more heads on the same branch: heads whose nearest declared `branch_labels`
-    are the same (both unlabelled included).
+    are the same (both unlabelled included). Nearest is by ancestry, not distance: a label on an
+    ancestor of another labelled revision is not the nearest.
 
     ## Why is this bad?
     Two pull requests that each add a migration on top of the same head are green on their own
@@ -71,6 +72,17 @@ class MultipleHeads(Rule):
                 "c.py": migration("c", "a"),
             },
             (Expected("versions/c.py", 12, "2 heads on one branch: 'b' (versions/b.py) and 'c'"),),
+        ),
+        Example(
+            {
+                "base.py": migration("base", None, branch_labels=("expand",)),
+                "c1.py": migration("c1", "base", branch_labels=("contract",)),
+                "c2.py": migration("c2", "c1"),
+                "m.py": migration("m", ("base", "c1")),
+            },
+            (Expected("versions/m.py", 12, "2 heads on one branch: 'c2' (versions/c2.py)"),),
+            description="a merge that also lists an ancestor of its other parent is still on the "
+            "nearest labelled branch ('contract'), as in Alembic",
         ),
     )
 
