@@ -1,3 +1,3 @@
-from chainlint.cli import main
+from chainlint.entry import main
 
 main()

@@ -527,7 +527,7 @@ def _walk_files(folder: Path, real_root: str, recursive: bool) -> list[tuple[Pat
                     real = entry.path
             else:
                 real = os.path.join(real_current, entry.name)
-            found.append((Path(entry.path), real))
+            found.append((current / entry.name, real))  # cheaper than Path(entry.path)
         if recursive:
             pending[:0] = folders
     return found

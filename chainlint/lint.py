@@ -17,13 +17,13 @@ from chainlint.constants import ModuleConstants
 from chainlint.discover import Environment, Ignored, discover
 from chainlint.errors import InternalError
 from chainlint.findings import Finding
-from chainlint.read import RevisionFile, read_revision_file
 
 if TYPE_CHECKING:
-    # networkx (through the graph and the rules) is imported only when a graph is built: a
-    # warm `check` answered from the result cache never needs it.
+    # networkx (through the graph and the rules) and the reader are imported only when a graph
+    # is built: a warm `check` answered from the result cache never needs them.
     from chainlint.git import BaseSnapshot
     from chainlint.graph import RevisionGraph
+    from chainlint.read import RevisionFile
     from chainlint.rules.dbstate import DatabaseState
 
 
@@ -187,6 +187,8 @@ def _finish_helper(helper: tuple[int, Any] | None, count: int) -> list[Any] | No
 
 
 def _read_one(path: Path, constants: ModuleConstants, max_file_size: int) -> RevisionFile:
+    from chainlint.read import read_revision_file
+
     try:
         return read_revision_file(path, constants, max_file_size)
     except Exception as exc:  # a bug, not bad input: name the file being processed

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from chainlint import __version__
 from chainlint.config import Settings
 from chainlint.findings import Finding, Fix
 from chainlint.lint import EnvironmentResult, GraphSummary, LintResult, lint_paths
@@ -105,12 +106,13 @@ def _modules_after(args: list[str], cwd: Path, env: dict[str, str]) -> dict[str,
     import?"""
     code = (
         "import json, sys\n"
-        "from chainlint.cli import main\n"
+        "from chainlint.entry import main\n"
         "try:\n"
         "    main(sys.argv[1:])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "names = ('networkx', 'rich', 'libcst', 'chainlint.graph', 'chainlint.lint')\n"
+        "names = ('networkx', 'rich', 'libcst', 'click', 'chainlint.graph', 'chainlint.lint',\n"
+        "         'chainlint.read', 'chainlint.ops')\n"
         "sys.stderr.write(json.dumps({n: n in sys.modules for n in names}))\n"
     )
     done = subprocess.run(
@@ -143,6 +145,8 @@ def test_warm_check_imports_neither_networkx_nor_rich(project: tuple[Path, dict[
     warm = _modules_after(["check", "versions"], root, environ)
     assert not warm["networkx"] and not warm["chainlint.graph"] and not warm["rich"]
     assert not warm["libcst"]
+    # Nor the reader: no file is read when the result cache answers.
+    assert not warm["chainlint.read"] and not warm["chainlint.ops"]
 
 
 def test_rich_only_when_colour_is_forced(project: tuple[Path, dict[str, str]]) -> None:
@@ -155,7 +159,24 @@ def test_rich_only_when_colour_is_forced(project: tuple[Path, dict[str, str]]) -
 def test_version_imports_no_pipeline(project: tuple[Path, dict[str, str]]) -> None:
     root, environ = project
     modules = _modules_after(["--version"], root, environ)
-    assert not any(modules.values())
+    assert not any(modules.values())  # not even click
+
+
+def test_version_fast_path_prints_what_click_prints(project: tuple[Path, dict[str, str]]) -> None:
+    root, environ = project
+    outputs = []
+    for module in ("chainlint.entry", "chainlint.cli"):
+        done = subprocess.run(
+            [sys.executable, "-c", f"from {module} import main; main()", "--version"],
+            cwd=root,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        outputs.append((done.returncode, done.stdout, done.stderr))
+    assert outputs[0] == outputs[1] == (0, f"chainlint, version {__version__}\n", "")
 
 
 def _slow_decode(data: bytes) -> tuple[str, str]:
