@@ -12,8 +12,8 @@ from __future__ import annotations
 import ast
 import builtins as _builtins_module
 import re
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields, replace
 from typing import Any, Literal, Union
 
 # Stands for "not given" where Alembic distinguishes it from None (alter_column's server_default).
@@ -202,6 +202,20 @@ class Opaque:
     guessed: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class RowChange:
+    """A statement that changes rows, never the schema: `DELETE FROM t` without WHERE and
+    `TRUNCATE t` leave the table empty (`emptied`); an INSERT or `op.bulk_insert` adds rows
+    (`table` is "" when chainlint cannot tell which table). Kept apart from the schema
+    operations: `at` is how many of them run before it."""
+
+    table: str
+    emptied: bool
+    line: int
+    column: int
+    at: int = 0
+
+
 Operation = Union[  # noqa: UP007 (a runtime alias for isinstance and the cache's kinds)
     CreateTable,
     DropTable,
@@ -217,6 +231,7 @@ Operation = Union[  # noqa: UP007 (a runtime alias for isinstance and the cache'
     CreateCheckConstraint,
     DropConstraint,
     Opaque,
+    RowChange,
 ]
 
 
@@ -234,6 +249,9 @@ class MigrationOperations:
     # Where `def upgrade`/`def downgrade` are (0 when not defined).
     upgrade_line: int = 0
     downgrade_line: int = 0
+    # What each direction does to rows (RowChange.at places it among the operations above).
+    upgrade_rows: tuple[RowChange, ...] = ()
+    downgrade_rows: tuple[RowChange, ...] = ()
 
     def ops(self, direction: str) -> tuple[Operation, ...]:
         return self.upgrade if direction == "upgrade" else self.downgrade
@@ -350,8 +368,8 @@ def read_operations(
     reader.functions = {name: function for name, function in functions.items() if name in helpers}
     upgrade = functions.get("upgrade")
     downgrade = functions.get("downgrade")
-    up_ops = reader.read(upgrade) if upgrade else ()
-    down_ops = reader.read(downgrade) if downgrade else ()
+    up_ops, up_rows = _split_rows(reader.read(upgrade) if upgrade else ())
+    down_ops, down_rows = _split_rows(reader.read(downgrade) if downgrade else ())
     return MigrationOperations(
         upgrade=up_ops,
         downgrade=down_ops,
@@ -363,7 +381,23 @@ def read_operations(
         and any(isinstance(stmt, ast.Raise) for stmt in downgrade.body),
         upgrade_line=upgrade.lineno if upgrade else 0,
         downgrade_line=downgrade.lineno if downgrade else 0,
+        upgrade_rows=up_rows,
+        downgrade_rows=down_rows,
     )
+
+
+def _split_rows(
+    read: Sequence[Operation],
+) -> tuple[tuple[Operation, ...], tuple[RowChange, ...]]:
+    """The schema operations, and the row changes placed among them."""
+    schema: list[Operation] = []
+    rows: list[RowChange] = []
+    for operation in read:
+        if isinstance(operation, RowChange):
+            rows.append(replace(operation, at=len(schema)))
+        else:
+            schema.append(operation)
+    return tuple(schema), tuple(rows)
 
 
 def _is_empty(body: Sequence[ast.stmt]) -> bool:
@@ -534,7 +568,7 @@ class _BodyReader:
         for stmt in body:
             operations = list(self._statement(stmt))
             if early is not None:
-                operations = [_conditional_op(op, "after an early `return`") for op in operations]
+                operations = _conditional_ops(operations, "after an early `return`")
             out.extend(operations)
             if early is None and isinstance(stmt, _BLOCKS) and _returns(stmt):
                 early = stmt
@@ -600,15 +634,20 @@ class _BodyReader:
     def _conditional(self, stmt: ast.stmt) -> Iterator[Operation]:
         """Each schema-changing operation under control flow, as Opaque tied to its tables."""
         kind = _BLOCK_NAMES.get(type(stmt).__name__, "a block")
-        operations = [_conditional_op(op, f"under `{kind}`") for op in self._block(stmt)]
+        operations = _conditional_ops(self._block(stmt), f"under `{kind}`")
         if isinstance(stmt, (ast.With, ast.AsyncWith)):
             # A context manager chainlint does not read is tied to the tables its block names.
             named = tuple(
-                dict.fromkeys(t for op in operations if not op.guessed for t in op.tables)
+                dict.fromkeys(
+                    t
+                    for op in operations
+                    if isinstance(op, Opaque) and not op.guessed
+                    for t in op.tables
+                )
             )
             operations = [
                 Opaque((*op.tables, *named), op.reason, op.line, op.column, True)
-                if op.guessed
+                if isinstance(op, Opaque) and op.guessed
                 else op
                 for op in operations
             ]
@@ -686,6 +725,9 @@ class _BodyReader:
     def _op(
         self, name: str, call: ast.Call, line: int, column: int, batch: str | None = None
     ) -> Iterator[Operation]:
+        if name == "bulk_insert" and batch is None:
+            yield RowChange(self._bulk_table(call), False, line, column)
+            return
         if name in _HARMLESS_OPS:
             return
         if name == "execute":
@@ -704,6 +746,17 @@ class _BodyReader:
             yield Opaque(
                 tables, f"`{'batch_op' if batch else 'op'}.{name}`: {exc.reason}", line, column
             )
+
+    def _bulk_table(self, call: ast.Call) -> str:
+        """The table `op.bulk_insert(sa.table("name", ...), rows)` names; "" when not written
+        there."""
+        node = call.args[0] if call.args else None
+        for keyword in call.keywords:
+            if keyword.arg == "table":
+                node = keyword.value
+        if isinstance(node, ast.Call) and node.args:
+            return self._string(node.args[0]) or ""
+        return ""
 
     def _batch_context(self, stmt: ast.With | ast.AsyncWith) -> list[Operation] | None:
         if len(stmt.items) != 1:
@@ -740,7 +793,9 @@ class _BodyReader:
                 out.append(Opaque((table,), "batch_op passed to other code", iline, icolumn))
             elif isinstance(inner, (ast.If, ast.For, ast.While, ast.Try, ast.With)):
                 for operation in self._statement(inner):
-                    if isinstance(operation, Opaque) and not operation.tables:
+                    if isinstance(operation, RowChange) or (
+                        isinstance(operation, Opaque) and not operation.tables
+                    ):
                         out.append(operation)
                     else:
                         out.append(
@@ -902,9 +957,13 @@ class _BodyReader:
             if _is_data_statement(node) or (
                 isinstance(node, ast.Name) and node.id in self.data_names
             ):
+                if not _only_changes_rows(node):
+                    yield RowChange("", False, line, column)  # it may insert, anywhere
                 return
             prefix = self._sql_prefix(node)
             if prefix is not None and _NO_TABLE_EFFECT.match(prefix):
+                if re.match(r"\s*INSERT\b", prefix, re.IGNORECASE):
+                    yield RowChange("", False, line, column)
                 return  # f"UPDATE {table} SET ...": rows only, whatever the names
             yield Opaque((), f"{what}({_short(_source(node))})", line, column)
             return
@@ -1319,6 +1378,16 @@ def _returns(stmt: ast.stmt) -> bool:
     return False
 
 
+def _conditional_ops(operations: Iterable[Operation], why: str) -> list[Operation]:
+    """Operations that may not run: each schema change as Opaque tied to its tables; rows
+    that may be added stay (they may be there), an emptying that may not happen is dropped."""
+    return [
+        operation if isinstance(operation, RowChange) else _conditional_op(operation, why)
+        for operation in operations
+        if not (isinstance(operation, RowChange) and operation.emptied)
+    ]
+
+
 def _conditional_op(operation: Operation, why: str) -> Opaque:
     if isinstance(operation, Opaque):
         return operation
@@ -1344,6 +1413,13 @@ def _is_data_statement(node: ast.expr) -> bool:
         name = _dotted(current.func) or ""
         return name.rsplit(".", 1)[-1] in _DATA_BUILDERS
     return False
+
+
+def _only_changes_rows(node: ast.expr) -> bool:
+    """`t.update()...`, `sa.delete(t)...`, `select(...)`: a data statement that adds no row."""
+    names = {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+    names |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    return isinstance(node, ast.Call) and "insert" not in names
 
 
 def _harmless_module(module: str) -> bool:
@@ -1467,7 +1543,22 @@ def _sql_tables(statement: Any, exp: Any) -> tuple[str, ...]:
 def _sql_statement(
     statement: Any, exp: Any, line: int, column: int, what: str
 ) -> Iterator[Operation]:
-    if isinstance(statement, (exp.Insert, exp.Update, exp.Delete, exp.Select, exp.Merge)):
+    if isinstance(statement, exp.Insert):
+        table = statement.find(exp.Table)
+        yield RowChange(_sql_name(table) if table is not None else "", False, line, column)
+        return
+    if isinstance(statement, exp.Delete) and not statement.args.get("where"):
+        target = statement.this
+        joined = any(statement.args.get(k) for k in ("using", "tables"))
+        if isinstance(target, exp.Table) and not joined and not target.args.get("joins"):
+            yield RowChange(_sql_name(target), True, line, column)
+        return
+    if isinstance(statement, exp.TruncateTable):
+        for table in statement.expressions:
+            if isinstance(table, exp.Table):
+                yield RowChange(_sql_name(table), True, line, column)
+        return
+    if isinstance(statement, (exp.Update, exp.Delete, exp.Select, exp.Merge)):
         return
     if isinstance(statement, (exp.Comment, exp.Set, exp.Transaction, exp.Commit, exp.Pragma)):
         return
@@ -1631,6 +1722,7 @@ _KINDS: dict[str, type[Any]] = {
         CreateCheckConstraint,
         DropConstraint,
         Opaque,
+        RowChange,
     )
 }
 _NESTED: dict[str, type[Any]] = {
@@ -1650,8 +1742,8 @@ def _value_out(value: Any) -> Any:
 
 
 def dump_operations(ops: MigrationOperations) -> list[Any]:
-    """Plain JSON data: [flags, lines, [upgrade ops], [downgrade ops]]; each op is
-    [kind, *fields] in the dataclass's field order."""
+    """Plain JSON data: [flags, lines, [upgrade ops], [downgrade ops], [upgrade row changes],
+    [downgrade row changes]]; each op is [kind, *fields] in the dataclass's field order."""
     return [
         [
             ops.has_upgrade,
@@ -1663,6 +1755,8 @@ def dump_operations(ops: MigrationOperations) -> list[Any]:
         [ops.upgrade_line, ops.downgrade_line],
         [_value_out(op) for op in ops.upgrade],
         [_value_out(op) for op in ops.downgrade],
+        [_value_out(op) for op in ops.upgrade_rows],
+        [_value_out(op) for op in ops.downgrade_rows],
     ]
 
 
@@ -1744,6 +1838,7 @@ _SCHEMAS: dict[str, tuple[_FieldCheck, ...]] = {
     "CreateCheckConstraint": (_STR, _OPT, _STR, _INT, _INT),
     "DropConstraint": (_STR, _STR, _OPT, _INT, _INT),
     "Opaque": (_NAMES, _STR, _INT, _INT, _BOOL),
+    "RowChange": (_STR, _BOOL, _INT, _INT, _INT),
 }
 
 
@@ -1761,21 +1856,27 @@ def _load_record(value: Any, kinds: dict[str, type[Any]], expected: str | None =
 
 def load_operations(data: Any) -> MigrationOperations:
     """The inverse of dump_operations; raises ValueError on any shape it did not write."""
-    if type(data) is not list or len(data) != 4:
-        raise ValueError("expected a list of 4")
-    flags, lines, upgrade, downgrade = data
+    if type(data) is not list or len(data) != 6:
+        raise ValueError("expected a list of 6")
+    flags, lines, upgrade, downgrade, upgrade_rows, downgrade_rows = data
     if type(flags) is not list or len(flags) != 5 or any(type(f) is not bool for f in flags):
         raise ValueError("expected 5 booleans")
     if type(lines) is not list or len(lines) != 2 or any(type(n) is not int for n in lines):
         raise ValueError("expected 2 line numbers")
-    if type(upgrade) is not list or type(downgrade) is not list:
+    if any(type(part) is not list for part in (upgrade, downgrade, upgrade_rows, downgrade_rows)):
         raise ValueError("expected lists of operations")
+    rows = {"RowChange": RowChange}
     try:
-        return MigrationOperations(
+        operations = MigrationOperations(
             tuple(_load_record(op, _KINDS) for op in upgrade),
             tuple(_load_record(op, _KINDS) for op in downgrade),
             *flags,
             *lines,
+        )
+        return replace(
+            operations,
+            upgrade_rows=tuple(_load_record(op, rows) for op in upgrade_rows),
+            downgrade_rows=tuple(_load_record(op, rows) for op in downgrade_rows),
         )
     except RecursionError as exc:
         raise ValueError("nested too deeply") from exc
@@ -1803,6 +1904,7 @@ __all__ = [
     "Opaque",
     "Operation",
     "RenameTable",
+    "RowChange",
     "dump_operations",
     "load_operations",
     "read_operations",

@@ -377,3 +377,43 @@ def test_types_are_written_as_ast_unparse_writes_them(expression: str) -> None:
 
     node = ast.parse(expression, mode="eval").body
     assert _source(node) == ast.unparse(node)
+
+
+def test_row_changes_are_read_apart_from_the_schema_operations() -> None:
+    """Issue 10 (CL305 on Airflow's 0093): `DELETE FROM t` without WHERE and TRUNCATE empty a
+    table, INSERT and bulk_insert fill one; none changes the schema (no Opaque), each is placed
+    among the schema operations, and the read cache keeps them."""
+    from chainlint.ops import RowChange
+
+    ops = read(
+        """
+        op.execute("DELETE FROM callback_request")
+        op.rename_table("callback_request", "callback")
+        op.execute("TRUNCATE TABLE a, s.b")
+        op.execute("DELETE FROM c WHERE id > 1")
+        op.execute("DELETE t FROM t JOIN u ON t.id = u.id")
+        op.execute("INSERT INTO d VALUES (1)")
+        op.bulk_insert(sa.table("e", sa.column("id")), [{"id": 1}])
+        op.bulk_insert(some_table, [])
+        op.execute(sa.insert(some_table))
+        op.execute(sa.update(some_table).values(x=1))
+        if flag:
+            op.execute("DELETE FROM f")
+            op.execute("INSERT INTO g VALUES (1)")
+        op.drop_table("h")
+        """,
+        downgrade='op.execute("DELETE FROM callback")',
+    )
+    assert [type(op).__name__ for op in ops.upgrade] == ["RenameTable", "DropTable"]
+    assert [(r.table, r.emptied, r.at) for r in ops.upgrade_rows] == [
+        ("callback_request", True, 0),
+        ("a", True, 1),
+        ("s.b", True, 1),
+        ("d", False, 1),
+        ("e", False, 1),
+        ("", False, 1),
+        ("", False, 1),
+        ("g", False, 1),
+    ]
+    assert ops.downgrade_rows == (RowChange("callback", True, 24, 5, 0),)
+    assert load_operations(json.loads(json.dumps(dump_operations(ops)))) == ops

@@ -17,7 +17,7 @@ from chainlint.graph import RevisionGraph
 from chainlint.lint import check_graph, read_environment
 from chainlint.rules.base import migration
 from chainlint.schema import schema_history
-from helpers import graph_of, versions_environment, write_tree
+from helpers import findings_of, graph_of, versions_environment, write_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 USERS = """op.create_table(
@@ -313,3 +313,59 @@ def test_schema_command_unknown_revision_is_one_line(capsys: pytest.CaptureFixtu
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no revision 'nope'" in err
+
+
+def _cl305(upgrade: str, tmp_path: Path) -> list[int]:
+    versions = write_tree(
+        tmp_path / "versions",
+        {
+            "a.py": migration(
+                "a", None, upgrade='op.create_table("t", sa.Column("id", sa.Integer))'
+            ),
+            "b.py": migration("b", "a", upgrade=upgrade),
+        },
+    )
+    return [f.line for f in findings_of(versions, Settings(select=("CL305",)))]
+
+
+ADD = 'op.add_column("t", sa.Column("x", sa.Integer(), nullable=False))'
+
+
+@pytest.mark.parametrize(
+    ("upgrade", "lines"),
+    [
+        # Airflow 0093: DELETE FROM, then rename, then NOT NULL columns on the empty table.
+        (f'op.execute("DELETE FROM t")\n{ADD}', []),
+        (f'op.execute("delete from t;")\n{ADD}', []),
+        (f'op.execute("TRUNCATE TABLE t")\n{ADD}', []),
+        (
+            'op.execute("DELETE FROM t")\nop.rename_table("t", "u")\n'
+            'op.add_column("u", sa.Column("x", sa.Integer(), nullable=False))',
+            [],
+        ),
+        (f'op.execute("DELETE FROM t WHERE id = 1")\n{ADD}', [20]),
+        (f'op.execute("DELETE FROM other")\n{ADD}', [20]),
+        (f'{ADD}\nop.execute("DELETE FROM t")', [19]),
+        (f'if x:\n    op.execute("DELETE FROM t")\n{ADD}', [21]),
+        (f'op.execute("DELETE FROM t")\nop.execute("INSERT INTO t VALUES (1)")\n{ADD}', [21]),
+        (f'op.execute("DELETE FROM t")\nop.bulk_insert(sa.table("t"), [{{"id": 1}}])\n{ADD}', [21]),
+        (f'op.execute("DELETE FROM t")\nop.bulk_insert(tbl, [{{"id": 1}}])\n{ADD}', [21]),
+        (f'op.execute("DELETE FROM t")\nop.execute(sa.insert(tbl))\n{ADD}', [21]),
+        (f'op.execute("DELETE FROM t")\nop.execute(sa.update(tbl).values(x=1))\n{ADD}', []),
+        (f'op.execute("DELETE FROM t")\nop.bulk_insert(sa.table("other"), [])\n{ADD}', []),
+        # Created in this revision, then filled: the add fails as well.
+        (
+            'op.create_table("n", sa.Column("id", sa.Integer))\n'
+            'op.bulk_insert(sa.table("n"), [{"id": 1}])\n'
+            'op.add_column("n", sa.Column("x", sa.Integer(), nullable=False))',
+            [21],
+        ),
+    ],
+)
+def test_cl305_knows_a_table_emptied_in_the_same_upgrade(
+    tmp_path: Path, upgrade: str, lines: list[int]
+) -> None:
+    """Issue 10: Airflow's 0093 deletes every row of callback_request, renames it and adds NOT
+    NULL columns: CL305 warned although the table is empty. Rows deleted without WHERE (or
+    TRUNCATE) make the table empty until something inserts again."""
+    assert _cl305(upgrade, tmp_path) == lines
