@@ -3,6 +3,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # Test helpers live beside the tests; make them importable as plain modules.
@@ -21,6 +22,15 @@ settings.register_profile(
     "thorough", max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile("ci")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """tmp_path as the working directory, colour off (command-line tests)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NO_COLOR", "1")
+    return tmp_path
+
 
 # The session's PostgreSQL cluster (started on first use by a test that needs it).
 from postgres_server import postgres  # noqa: E402, F401

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from chainlint.cli import main
 from chainlint.config import Settings
 from chainlint.database import read_database
 from chainlint.findings import Finding
@@ -128,14 +127,6 @@ def alembic_project(
         },
     )
     return Project(root, admin_url)
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(args)
-    captured = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 2), captured.out, captured.err
 
 
 def example_database_url(

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
+
+from chainlint.cli import main
 from chainlint.config import Settings
 from chainlint.discover import DEFAULT_FILE_TEMPLATE, Environment
 from chainlint.findings import Finding
@@ -24,6 +28,44 @@ def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
         else:
             path.write_text(content, encoding="utf-8")
     return root
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """`chainlint ARGS` in-process: (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    captured = capsys.readouterr()
+    assert isinstance(exited.value.code, int)
+    return exited.value.code, captured.out, captured.err
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file below `folder` (relative POSIX path -> bytes), to compare before and after."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in `repo` with a fixed identity and no user configuration; its stdout."""
+    done = subprocess.run(
+        ["git", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.com",
+            "PATH": "/usr/bin:/bin:/usr/local/bin",
+            "HOME": str(repo),
+        },
+    )
+    return done.stdout
 
 
 def versions_environment(versions: Path) -> Environment:

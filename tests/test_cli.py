@@ -9,28 +9,18 @@ from pathlib import Path
 import pytest
 
 from chainlint import __version__
-from chainlint.cli import main
 from chainlint.rules.base import migration
+from helpers import run_cli as run
 from helpers import write_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "fixtures" / "seed-broken-chain" / "api" / "migrations" / "versions"
 
 
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(args)
-    captured = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 2), captured.out, captured.err
-
-
 @pytest.fixture
-def chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("NO_COLOR", "1")
+def chain(workdir: Path) -> Path:
     return write_tree(
-        tmp_path / "versions",
+        workdir / "versions",
         {
             "a.py": migration("a", None),
             "b.py": migration("b", "a"),
@@ -344,13 +334,11 @@ IGNORED = {
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def project(workdir: Path) -> Path:
     """alembic.ini, a migration, and files beside it that are not migrations."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("NO_COLOR", "1")
-    (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n")
+    (workdir / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n")
     return write_tree(
-        tmp_path,
+        workdir,
         {
             "manage.py": "import app\n",
             "README.md": "# app\n",

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from chainlint.dbcheck import literal_url
-from db_helpers import HISTORY, Project, alembic_project, run_cli, sqlite_file, unchanged
+from db_helpers import HISTORY, Project, alembic_project, sqlite_file, unchanged
+from helpers import run_cli
 
 Capsys = pytest.CaptureFixture[str]
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from chainlint.database import read_database
-from db_helpers import HISTORY, Project, alembic_project, migration_with, run_cli
+from db_helpers import HISTORY, Project, alembic_project, migration_with
+from helpers import run_cli
 from postgres_server import READER_PASSWORD, PostgresServer
 
 Capsys = pytest.CaptureFixture[str]

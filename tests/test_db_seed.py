@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from db_helpers import Project, run_cli, unchanged
+from db_helpers import Project, unchanged
+from helpers import run_cli
 from postgres_server import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent

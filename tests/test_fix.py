@@ -10,45 +10,22 @@ from pathlib import Path
 
 import pytest
 
-from chainlint.cli import main
 from chainlint.config import Settings
 from chainlint.discover import discover_environments
 from chainlint.fix import fix_environment, write_workspace
 from chainlint.lint import lint_paths
 from chainlint.rules.base import migration
-from helpers import write_tree
+from helpers import run_cli as run
+from helpers import snapshot, write_tree
 from oracle_fixtures import alembic_heads_and_bases
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 
 
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(args)
-    captured = capsys.readouterr()
-    assert isinstance(exited.value.code, int)
-    return exited.value.code, captured.out, captured.err
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("NO_COLOR", "1")
-    return tmp_path
-
-
 def copy_fixture(name: str, target: Path) -> Path:
     shutil.copytree(FIXTURES / name, target / name)
     return target / name
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def changed_lines(before: bytes, after: bytes) -> list[tuple[str, str]]:

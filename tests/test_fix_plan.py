@@ -4,44 +4,20 @@ CL006's renames, and per-file failures that stay on that file."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from chainlint.cli import main
 from chainlint.config import Settings
 from chainlint.discover import discover_environments
 from chainlint.fix import EnvironmentFix, fix_environment, write_workspace
 from chainlint.lint import lint_paths
 from chainlint.rules.base import migration
-from helpers import write_tree
+from helpers import git, snapshot, write_tree
+from helpers import run_cli as run
 from oracle import alembic_view
 
 BROKEN_PARENT = "r000_initial"  # the parent's file stem instead of its id 'r000'
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(args)
-    captured = capsys.readouterr()
-    assert isinstance(exited.value.code, int)
-    return exited.value.code, captured.out, captured.err
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("NO_COLOR", "1")
-    return tmp_path
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def changed(before: dict[str, bytes], after: dict[str, bytes]) -> set[str]:
@@ -148,23 +124,6 @@ def test_fix_help_documents_the_scope(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 # -- --base: REF's migrations -----------------------------------------------------------------
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", *args],
-        cwd=repo,
-        capture_output=True,
-        check=True,
-        env={
-            "GIT_AUTHOR_NAME": "t",
-            "GIT_AUTHOR_EMAIL": "t@example.com",
-            "GIT_COMMITTER_NAME": "t",
-            "GIT_COMMITTER_EMAIL": "t@example.com",
-            "PATH": "/usr/bin:/bin:/usr/local/bin",
-            "HOME": str(repo),
-        },
-    )
 
 
 def commit(repo: Path, files: dict[str, str], message: str) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from chainlint.lint import LintResult, lint_paths
 from chainlint.read import RevisionFile
+from helpers import snapshot
 from realworld_trees import CATALOGUE, Tree, Unavailable, alembic_facts, fetch
 
 pytestmark = pytest.mark.realworld
@@ -125,14 +126,6 @@ def test_mutations_are_found_exactly_where_injected(tree: Tree, tmp_path: Path) 
     assert _errors(result) == [("CL006", revisions[head].path.name)]
 
 
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
 @pytest.mark.parametrize("tree", CATALOGUE, ids=lambda t: t.name)
 def test_fix_of_one_broken_reference_changes_exactly_one_file(
     tree: Tree, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -152,11 +145,11 @@ def test_fix_of_one_broken_reference_changes_exactly_one_file(
     )
     _replace_literal(revisions[child], "down_revision", revisions[parent].path.stem)
     root = tmp_path / "tree"
-    before = _snapshot(root)
+    before = snapshot(root)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit):
         main(["fix", "--no-cache", "--quiet", str(versions)])
-    after = _snapshot(root)
+    after = snapshot(root)
     changed = {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
     assert changed == {revisions[child].path.relative_to(root).as_posix()}
     result, fixed = _lint(versions)
