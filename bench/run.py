@@ -7,7 +7,9 @@ assignments, docstring headers, a few `op.*` calls per file, merges and a labell
 then times, alternating, `--repeat` times each, and reports medians:
 
 - chainlint check with --no-cache (also with the read in one process, `CHAINLINT_PROCESSES=1`);
-  cold (no cache yet: it is written); warm (cache present, tree unchanged); one file touched;
+  cold (no cache yet: it is written); warm (cache present, tree unchanged); one file touched
+  (new mtime, same bytes: findings reused after reading that file again); one file edited (a
+  line inserted, so its row changes: the graph and every rule run again);
 - `alembic heads`, without .pyc files (a fresh CI checkout) and with them;
 - two floors: one Python process that reads and `ast.parse`s every file and keeps nothing, and
   one that starts and stats every file;
@@ -258,6 +260,20 @@ def bench_size(size: int, repeat: int, workdir: Path) -> list[Row]:
     def touch() -> None:
         os.utime(files[len(files) // 2])
 
+    edited = files[len(files) // 3]
+    original = edited.read_text()
+
+    def edit() -> None:
+        """Insert a comment line below the docstring, or take it out again: every line below
+        moves, so the file's row (operations, positions) is new each time."""
+        text = edited.read_text()
+        marker = '"""\n# edited\n'
+        changed = text.replace(marker, '"""\n', 1) if marker in text else None
+        if changed is None:
+            head, _, rest = original.rpartition('\n"""\n')
+            changed = f'{head}\n"""\n# edited\n{rest}'
+        edited.write_text(changed)
+
     check, without_ops = rule_variants([CHAINLINT, "check", str(root)], base_env)
     # Its own cache: the result cache keeps one selection per environment.
     other_env = {**base_env, "CHAINLINT_CACHE_DIR": str(workdir / f"cache-{size}-no-cl3")}
@@ -273,7 +289,10 @@ def bench_size(size: int, repeat: int, workdir: Path) -> list[Row]:
         Case("chainlint check (cold)", check, base_env, cold, floor=PARSE_FLOOR, target="<= 1.4x"),
         Case("chainlint check (warm)", check, base_env, floor=STAT_FLOOR, target="<= 1.5x"),
     ]
-    touched = Case("chainlint check (1 file touched)", check, base_env, touch, target="<= 0.45 s")
+    touched = [
+        Case("chainlint check (1 file touched)", check, base_env, touch, target="<= 0.45 s"),
+        Case("chainlint check (1 file edited)", check, base_env, edit, target="<= 0.45 s"),
+    ]
     if without_ops is not None:
         cases += [
             Case(
@@ -293,7 +312,7 @@ def bench_size(size: int, repeat: int, workdir: Path) -> list[Row]:
         ]
     # After the warm rows: a touched file invalidates every cache of the tree.
     cases += [
-        touched,
+        *touched,
         Case(HEADS, [ALEMBIC, "heads"], no_pyc, drop_pyc, after=bytecode_back),
         Case("alembic heads (.pyc present)", [ALEMBIC, "heads"], with_pyc),
         *floors(versions, base_env),

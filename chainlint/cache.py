@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 # functions that encode and decode files: a warm run answered by the result cache needs neither.
 
 CACHE_DIR = ".chainlint_cache"
-SCHEMA = 3
+SCHEMA = 4
 # The markers of a project root, nearest first, for environments without a configuration file.
 _ROOT_MARKERS = ("pyproject.toml", "alembic.ini", "setup.cfg", "setup.py", ".git")
 # A cache file larger than this is not read (a cache is about 0.3 KB per migration).
@@ -271,7 +271,13 @@ def _decode(kind: str, data: bytes | None) -> Any:
 
 
 class ReadCache:
-    """One environment's read results: load, look up, record, save."""
+    """One environment's read results: load, look up, record, save.
+
+    An entry is `[stat key, [[module, stat key], ...], row, origin]`. The origin names the
+    row's content: the stat keys of the file and its modules when this row was first read. A file whose stat
+    changed is read again; when its new row equals the old one (a `touch`, a checkout that
+    rewrote the same bytes, an edit and its undo) the entry keeps its origin, so the
+    environment's content key (`content_key`) is unchanged and its findings still hold."""
 
     def __init__(self, folder: Path | None, environment_root: Path, files: int = 0) -> None:
         self.folder = folder
@@ -280,6 +286,8 @@ class ReadCache:
         self.limit = _MAX_BYTES + _MAX_BYTES_PER_FILE * files
         self.entries: dict[str, Any] = {}
         self.dirty = False
+        # Module stat keys, taken once per run (many files may resolve constants from one).
+        self._modules: dict[str, Stamp | None] = {}
         self._load()
 
     def _load(self) -> None:
@@ -293,15 +301,29 @@ class ReadCache:
         elif data is not None:
             self.dirty = True  # foreign or broken: rebuilt on save
 
-    def get(self, path: Path, key: Stamp | None) -> RevisionFile | None:
+    def _module_stamp(self, module: Any) -> Stamp | None:
+        if module not in self._modules:
+            self._modules[module] = stamp(module)
+        return self._modules[module]
+
+    def valid(self, path: Path, key: Stamp | None) -> bool:
+        """Whether the entry of `path` holds for this stat key (and its modules' keys)."""
         entry = self.entries.get(str(path))
+        if key is None or type(entry) is not list or len(entry) != 4 or entry[0] != key:
+            return False
         try:
-            if key is None or entry[0] != key:  # type: ignore[index]
-                return None
-            for dependency, dependency_key in entry[1]:  # type: ignore[index]
-                if stamp(dependency) != dependency_key:
-                    return None
-            return decode_file(path, entry[2])  # type: ignore[index]
+            for dependency, dependency_key in entry[1]:
+                if self._module_stamp(dependency) != dependency_key:
+                    return False
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError, RecursionError):
+            return False
+        return True
+
+    def get(self, path: Path, key: Stamp | None) -> RevisionFile | None:
+        if not self.valid(path, key):
+            return None
+        try:
+            return decode_file(path, self.entries[str(path)][2])
         except (TypeError, ValueError, IndexError, KeyError, AttributeError, RecursionError):
             # An entry of an unexpected shape: forget it, read the file again.
             self.entries.pop(str(path), None)
@@ -309,11 +331,33 @@ class ReadCache:
             return None
 
     def put(self, path: Path, key: Stamp | None, file: RevisionFile, row: Any = None) -> None:
+        """Record a file just read. Its origin stays the old entry's when the row is the same."""
         if key is None:
             return
-        dependencies = [[str(p), stamp(p)] for p in file.used_modules]
-        self.entries[str(path)] = [key, dependencies, row if row is not None else encode_file(file)]
+        dependencies = [[str(p), self._module_stamp(str(p))] for p in file.used_modules]
+        if row is None:
+            row = encode_file(file)
+        # What identifies this row: the stat keys of the file and of the modules it read.
+        origin: Any = [key, dependencies]
+        old = self.entries.get(str(path))
+        if type(old) is list and len(old) == 4 and _same_row(old[2], row):
+            origin = old[3]
+        self.entries[str(path)] = [key, dependencies, row, origin]
         self.dirty = True
+
+    def content_key(self, material: str, paths: list[Path]) -> str | None:
+        """A digest of what the findings depend on: `material` (chainlint's version, the
+        environment's configuration, the settings) and each file's path and row origin. None
+        when a file has no entry (it could not be read)."""
+        digest = hashlib.sha256(material.encode("utf-8"))
+        parts = []
+        for path in paths:
+            entry = self.entries.get(str(path))
+            if type(entry) is not list or len(entry) != 4:
+                return None
+            parts.append(f"{path}\0{json.dumps(entry[3])}\0")
+        digest.update("".join(parts).encode("utf-8", "surrogatepass"))
+        return digest.hexdigest()
 
     def save(self, keep: set[str]) -> None:
         """Write the entries for `keep` (the environment's current files) atomically."""
@@ -327,21 +371,60 @@ class ReadCache:
                 folder.write(self.name, _encode("read", self.entries))
 
 
+def _same_row(old: Any, new: Any) -> bool:
+    # Through JSON text: the new row may hold tuples where the loaded one has lists.
+    try:
+        return json.dumps(old, separators=(",", ":")) == json.dumps(new, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        return False
+
+
 ReadMany = Callable[[list[Path]], list[tuple["RevisionFile", Any]]]
+
+
+def refresh(
+    paths: list[Path], keys: list[Stamp | None], cache: ReadCache, read: ReadMany
+) -> dict[int, RevisionFile]:
+    """Read again every file whose entry is missing or no longer valid, and record it; the
+    files read, by index. Valid entries are not decoded."""
+    missing = [
+        i
+        for i, (path, key) in enumerate(zip(paths, keys, strict=True))
+        if not cache.valid(path, key)
+    ]
+    fresh: dict[int, RevisionFile] = {}
+    for index, (file, row) in zip(missing, read([paths[i] for i in missing]), strict=True):
+        fresh[index] = file
+        if not file.unscanned:
+            cache.put(paths[index], keys[index], file, row)
+    return fresh
+
+
+def cached_files(
+    paths: list[Path],
+    keys: list[Stamp | None],
+    cache: ReadCache,
+    read: ReadMany,
+    fresh: dict[int, RevisionFile],
+) -> list[RevisionFile]:
+    """Every file: the ones just read, the others decoded from their entries (a row of an
+    unexpected shape is read again)."""
+    found = [fresh.get(i) or cache.get(path, keys[i]) for i, path in enumerate(paths)]
+    broken = [i for i, file in enumerate(found) if file is None]
+    for index, (file, row) in zip(broken, read([paths[i] for i in broken]), strict=True):
+        found[index] = file
+        if not file.unscanned:
+            cache.put(paths[index], keys[index], file, row)
+    return [file for file in found if file is not None]
 
 
 def read_with_cache(paths: list[Path], cache: ReadCache, read: ReadMany) -> list[RevisionFile]:
     """Each file from the cache when its entry is valid, else through `read`, which returns
     (file, encoded row or None) pairs; the cache is saved after."""
     keys = [stamp(path) for path in paths]
-    found = [cache.get(path, key) for path, key in zip(paths, keys, strict=True)]
-    missing = [i for i, file in enumerate(found) if file is None]
-    for index, (file, row) in zip(missing, read([paths[i] for i in missing]), strict=True):
-        found[index] = file
-        if file.problem is None or not file.problem.message.startswith("cannot be read"):
-            cache.put(paths[index], keys[index], file, row)
+    files = cached_files(paths, keys, cache, read, refresh(paths, keys, cache, read))
     cache.save({str(p) for p in paths})
-    return [file for file in found if file is not None]
+    return files
 
 
 # -- RevisionFile <-> plain JSON rows ----------------------------------------------------------
@@ -496,23 +579,50 @@ _FINDING_ROWS = frozenset(
 
 
 class ResultCache:
+    """The environment's findings, under two keys: the stat key of every file (`key`: a warm
+    run reads this file alone) and the content key (`content`: see ReadCache), which still
+    matches when files were touched but read the same."""
+
     def __init__(self, folder: Path | None, environment_root: Path, files: int = 0) -> None:
         self.folder = folder
         self.name = _name("result", environment_root)
         self.path = folder / self.name if folder is not None else None
         self.limit = _MAX_BYTES + _MAX_BYTES_PER_FILE * files
+        self._document: Any = None
+        self._loaded = False
+
+    def _read(self) -> Any:
+        if not self._loaded:
+            self._loaded = True
+            with opened(self.folder, create=False) as folder:
+                if folder is not None:
+                    self._document = _decode("result", folder.read(self.name, self.limit))
+        return self._document
 
     def load(self, key: str) -> tuple[Summary, list[Finding]] | None:
-        with opened(self.folder, create=False) as folder:
-            if folder is None:
-                return None
-            document = _decode("result", folder.read(self.name, self.limit))
+        """The findings, when every file and imported module has the stat key they had."""
+        document = self._read()
         try:
             if type(document) is not dict or document["key"] != key:
                 return None
             for module, module_key in document["modules"]:
                 if stamp(module) != module_key:
                     return None
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError):
+            return None
+        return self._findings(document)
+
+    def load_content(self, content: str | None) -> tuple[Summary, list[Finding]] | None:
+        """The findings, when every file reads as it did (the modules' constants are part of
+        each file's row)."""
+        document = self._read()
+        if content is None or type(document) is not dict or document.get("content") != content:
+            return None
+        return self._findings(document)
+
+    @staticmethod
+    def _findings(document: Any) -> tuple[Summary, list[Finding]] | None:
+        try:
             count, heads, bases = _check(document["summary"], ((int, list, list),))
             if not all(type(h) is str for h in [*heads, *bases]):
                 return None
@@ -521,21 +631,39 @@ class ResultCache:
             return None
         return (count, tuple(heads), tuple(bases)), findings
 
-    def save(self, key: str, summary: Summary, findings: list[Finding], modules: set[Path]) -> None:
-        document = {
-            "key": key,
-            "modules": [[str(m), stamp(m)] for m in sorted(modules)],
-            "summary": [summary[0], list(summary[1]), list(summary[2])],
-            "findings": [_finding_out(f) for f in findings],
-        }
+    def rekey(self, key: str) -> None:
+        """After a content hit: the same findings, under the files' new stat key."""
+        document = self._read()
+        modules = [[module, stamp(module)] for module, _ in document["modules"]]
+        self._write({**document, "key": key, "modules": modules})
+
+    def save(
+        self,
+        key: str,
+        summary: Summary,
+        findings: list[Finding],
+        modules: set[Path],
+        content: str | None = None,
+    ) -> None:
+        self._write(
+            {
+                "key": key,
+                "content": content,
+                "modules": [[str(m), stamp(m)] for m in sorted(modules)],
+                "summary": [summary[0], list(summary[1]), list(summary[2])],
+                "findings": [_finding_out(f) for f in findings],
+            }
+        )
+
+    def _write(self, document: Any) -> None:
         with opened(self.folder, create=True) as folder:
             if folder is not None:
                 folder.write(self.name, _encode("result", document))
 
 
-def environment_key(environment: Any, settings: Any, paths: list[Path]) -> str:
-    """What a check's findings depend on, besides imported modules: chainlint's version, the
-    environment's configuration, the settings, and every file's path and stat key."""
+def environment_material(environment: Any, settings: Any) -> str:
+    """What a check's findings depend on besides the files: chainlint's version, the
+    environment's configuration and the settings."""
     material = [
         __version__,
         str(environment.root),
@@ -546,21 +674,25 @@ def environment_key(environment: Any, settings: Any, paths: list[Path]) -> str:
         # Every setting but the cache switch itself (dataclasses: new settings join the key).
         [getattr(settings, f.name) for f in dataclasses.fields(settings) if f.name != "cache"],
     ]
-    digest = hashlib.sha256(json.dumps(material).encode("utf-8"))
+    return json.dumps(material)
+
+
+def environment_key(
+    environment: Any, settings: Any, paths: list[Path], keys: list[Stamp | None] | None = None
+) -> str:
+    """The material, and every file's path and stat key (`keys`, when already taken)."""
+    digest = hashlib.sha256(environment_material(environment, settings).encode("utf-8"))
+    lines = map(_stamp_line, paths, keys if keys is not None else map(stamp, paths))
     # One line per file, fields apart by NUL (no path holds one): a third of json.dumps's cost.
-    digest.update("".join(map(_stamp_line, paths)).encode("utf-8", "surrogatepass"))
+    digest.update("".join(lines).encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 
-def _stamp_line(path: Path) -> str:
-    text = str(path)
-    try:
-        status = os.stat(text)
-    except (OSError, ValueError):
-        return f"{text}\0-\0"
-    return (
-        f"{text}\0{status.st_size}\0{status.st_mtime_ns}\0{status.st_ctime_ns}\0{status.st_ino}\0"
-    )
+def _stamp_line(path: Path, key: Stamp | None) -> str:
+    if key is None:
+        return f"{path}\0-\0"
+    size, mtime, ctime, inode = key
+    return f"{path}\0{size}\0{mtime}\0{ctime}\0{inode}\0"
 
 
 def _finding_out(finding: Finding) -> list[Any]:

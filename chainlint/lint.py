@@ -234,25 +234,60 @@ def lint_environment(
     reuse: bool = False,
 ) -> tuple[EnvironmentResult, list[Finding]]:
     """Check one environment. With `reuse` (and the cache on, and no `--base`), findings of an
-    unchanged environment are taken from the result cache without building the graph."""
-    results = None
+    environment whose files all read as they did are taken from the result cache without
+    building the graph: at once when no file's stat key changed, else after reading again the
+    files whose key did."""
     use_cache = settings.cache and not os.environ.get("CHAINLINT_NO_CACHE")
-    if reuse and use_cache and base_ref is None:
-        from chainlint.cache import ResultCache, cache_folder, environment_key
+    if not (reuse and use_cache and base_ref is None):
+        files_read = read_environment(
+            environment, cache=settings.cache, max_file_size=settings.max_file_size
+        )
+        return _check_files(environment, settings, files_read, base_ref)
+    from chainlint import cache
 
-        files = list(environment.files)
-        results = ResultCache(cache_folder(environment), environment.root, len(files))
-        key = environment_key(environment, settings, files)
-        with bulk_work():
-            cached = results.load(key)
+    paths = list(environment.files)
+    folder = cache.cache_folder(environment)
+    keys = [cache.stamp(path) for path in paths]
+    results = cache.ResultCache(folder, environment.root, len(paths))
+    key = cache.environment_key(environment, settings, paths, keys)
+    with bulk_work():
+        cached = results.load(key)
         if cached is not None:
-            (count, heads, bases), findings = cached
-            return EnvironmentResult(environment, None, GraphSummary(count, heads, bases)), findings
+            return _reused(environment, cached)
+        reads = cache.ReadCache(folder, environment.root, len(paths))
+        constants = ModuleConstants()
+
+        def read(paths: list[Path]) -> list[tuple[RevisionFile, Any]]:
+            return read_files(paths, constants, settings.max_file_size)
+
+        fresh = cache.refresh(paths, keys, reads, read)
+        material = cache.environment_material(environment, settings)
+        cached = results.load_content(reads.content_key(material, paths))
+        if cached is not None:
+            # The read cache is not written: its touched entries are read again (and found
+            # the same) only when a stat key misses again; writing every entry costs more.
+            results.rekey(key)
+            return _reused(environment, cached)
+        files_read = cache.cached_files(paths, keys, reads, read, fresh)
+        reads.save({str(path) for path in paths})
+        content = reads.content_key(material, paths)
+    return _check_files(environment, settings, files_read, None, (results, key, content))
+
+
+def _reused(environment: Environment, cached: Any) -> tuple[EnvironmentResult, list[Finding]]:
+    (count, heads, bases), findings = cached
+    return EnvironmentResult(environment, None, GraphSummary(count, heads, bases)), findings
+
+
+def _check_files(
+    environment: Environment,
+    settings: Settings,
+    files_read: list[RevisionFile],
+    base_ref: str | None,
+    save: tuple[Any, str, str | None] | None = None,
+) -> tuple[EnvironmentResult, list[Finding]]:
     from chainlint.graph import RevisionGraph
 
-    files_read = read_environment(
-        environment, cache=settings.cache, max_file_size=settings.max_file_size
-    )
     with bulk_work():
         graph = RevisionGraph(environment, files_read)
         base = None
@@ -262,9 +297,11 @@ def lint_environment(
             base = base_snapshot(environment, base_ref)
         findings = check_graph(graph, settings, base)
         summary = GraphSummary(len(graph.revisions), graph.heads, graph.bases)
-        if results is not None:
+        if save is not None:
+            results, key, content = save
             modules = {module for file in graph.files for module in file.used_modules}
-            results.save(key, (summary.revisions, summary.heads, summary.bases), findings, modules)
+            counts = (summary.revisions, summary.heads, summary.bases)
+            results.save(key, counts, findings, modules, content)
     return EnvironmentResult(environment, graph, summary), findings
 
 

@@ -7,6 +7,7 @@ import gc
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -107,16 +108,16 @@ def test_fixture_results_identical_cold_warm_and_split(
     helper processes give the same findings and summaries."""
     monkeypatch.setenv("CHAINLINT_CACHE_DIR", str(tmp_path / "cache"))
 
-    def run(cache: bool) -> tuple[str, ...]:
+    def run(cache: bool, root: Path = FIXTURES / fixture) -> tuple[str, ...]:
         """What the user sees: every format's bytes (the result cache keeps no fix edits)."""
         from chainlint.cli import render
         from chainlint.report.text import render_plain
 
-        result = lint_paths([FIXTURES / fixture], Settings(cache=cache), reuse=cache)
+        result = lint_paths([root], Settings(cache=cache), reuse=cache)
         formats = ("json", "sarif", "github", "gitlab")
         return (
-            str(render_plain(result, FIXTURES)),
-            *(render(f, result, FIXTURES) for f in formats),
+            str(render_plain(result, root.parent)),
+            *(render(f, result, root.parent) for f in formats),
         )
 
     try:
@@ -127,6 +128,20 @@ def test_fixture_results_identical_cold_warm_and_split(
         return
     assert run(True) == cold
     assert run(True) == cold
+    # On a copy: one file touched (same bytes, new stat key), then edited (a comment line on
+    # top moves every line below it): the same bytes as without the cache, every time.
+    copy = tmp_path / "copy" / fixture
+    shutil.copytree(FIXTURES / fixture, copy)
+    files = sorted(p for p in copy.rglob("*.py") if "__pycache__" not in p.parts)
+    copied = run(False, copy)
+    assert run(True, copy) == copied
+    if files:
+        victim = files[len(files) // 2]
+        os.utime(victim, ns=(0, victim.stat().st_mtime_ns + 1_000_000))
+        assert run(True, copy) == copied
+        assert run(True, copy) == copied
+        victim.write_bytes(b"# edited\n" + victim.read_bytes())
+        assert run(True, copy) == run(False, copy)
     monkeypatch.setattr(lint, "SPLIT_THRESHOLD", 1)
     monkeypatch.setenv("CHAINLINT_PROCESSES", "3")
     assert run(False) == cold
@@ -344,9 +359,57 @@ def test_result_cache_invalidated_by_files_and_imported_modules(tree: Path) -> N
     assert rebuilt and "CL001" not in {code for code, *_ in findings}
     _check(tree)
     (tree.parent / "pkg" / "names.py").write_text("LABEL = 'network'  # changed too\n")
-    _, rebuilt = _check(tree)
-    assert rebuilt
+    findings, rebuilt = _check(tree)
+    assert rebuilt and findings == _summary(tree, cache=False)
+    # A change the files do not see (a comment): every file reads the same, findings reused.
+    (tree.parent / "pkg" / "names.py").write_text("LABEL = 'network'  # a comment only\n")
+    findings, rebuilt = _check(tree)
+    assert not rebuilt and findings == _summary(tree, cache=False)
     (tree / "d.py").write_text(migration("d", "c"))
+    findings, rebuilt = _check(tree)
+    assert rebuilt and findings == _summary(tree, cache=False)
+
+
+def test_touched_files_that_read_the_same_reuse_the_findings(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A touch, or a checkout that writes the same bytes, changes stat keys but no row: the
+    findings are reused (only the touched files are read), and rekeyed for the next run."""
+    cold = _summary(tree, cache=False)
+    _check(tree)
+    (tree / "b.py").write_bytes((tree / "b.py").read_bytes())  # same bytes, new ctime
+    os.utime(tree / "c.py", ns=(0, 1_000_000_000))
+    read: list[Path] = []
+    real = lint.read_files
+
+    def counting(paths: list[Path], *args: Any) -> Any:
+        read.extend(paths)
+        return real(paths, *args)
+
+    monkeypatch.setattr(lint, "read_files", counting)
+    findings, rebuilt = _check(tree)
+    assert findings == cold and not rebuilt
+    assert sorted(p.name for p in read) == ["b.py", "c.py"]
+    # Rekeyed: the next run is answered by the result cache alone.
+    monkeypatch.setattr(ReadCache, "_load", lambda self: pytest.fail("read cache loaded"))
+    findings, rebuilt = _check(tree)
+    assert findings == cold and not rebuilt
+    monkeypatch.undo()
+    # An edit that changes what the file says is a new result; its undo is one again.
+    original = (tree / "c.py").read_text()
+    (tree / "c.py").write_text(migration("c", "b"))
+    findings, rebuilt = _check(tree)
+    assert rebuilt and findings == _summary(tree, cache=False) != cold
+    (tree / "c.py").write_text(original)
+    findings, rebuilt = _check(tree)
+    assert rebuilt and findings == cold
+
+
+def test_a_touched_file_whose_entry_was_lost_is_a_new_result(tree: Path) -> None:
+    """No entry to compare with (the read cache removed or foreign): rebuilt, not reused."""
+    _check(tree)
+    _cache_file(tree).unlink()
+    os.utime(tree / "b.py", ns=(0, 1_000_000_000))
     findings, rebuilt = _check(tree)
     assert rebuilt and findings == _summary(tree, cache=False)
 
