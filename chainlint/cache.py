@@ -274,10 +274,11 @@ class ReadCache:
     """One environment's read results: load, look up, record, save.
 
     An entry is `[stat key, [[module, stat key], ...], row, origin]`. The origin names the
-    row's content: the stat keys of the file and its modules when this row was first read. A file whose stat
-    changed is read again; when its new row equals the old one (a `touch`, a checkout that
-    rewrote the same bytes, an edit and its undo) the entry keeps its origin, so the
-    environment's content key (`content_key`) is unchanged and its findings still hold."""
+    row's content: the stat keys of the file and its modules when this row was first read. A
+    file whose stat changed is read again; when its new row equals the old one (a `touch`, a
+    checkout that rewrote the same bytes, a module change it does not see) the entry keeps its
+    origin, so the environment's content key (`content_key`) is unchanged and its findings
+    still hold."""
 
     def __init__(self, folder: Path | None, environment_root: Path, files: int = 0) -> None:
         self.folder = folder
