@@ -291,6 +291,97 @@ def test_fix_keeps_encoding_and_line_endings(
     assert (versions / "002.py").read_bytes() == expected
 
 
+# A string literal is replaced as text at its position (no syntax tree): every byte around it
+# stays, whatever the line endings, the encoding or the characters before it on the line.
+SPLICE_CASES = {
+    "cr-only": (b"x = 1\rdown_revision = 'old'\r", 2, 17, b"x = 1\rdown_revision = 'new'\r"),
+    "crlf": (b"x = 1\r\ndown_revision = 'old'\r\n", 2, 17, b"x = 1\r\ndown_revision = 'new'\r\n"),
+    "non-ascii before": (
+        "d = ('é', 'old')\n".encode(),
+        1,
+        11,
+        "d = ('é', 'new')\n".encode(),
+    ),
+    "bom": (b'\xef\xbb\xbfr = "old"\n', 1, 5, b'\xef\xbb\xbfr = "new"\n'),
+    "latin-1": (
+        "# -*- coding: latin-1 -*-\n# café\nr = u'old'\n".encode("latin-1"),
+        3,
+        5,
+        "# -*- coding: latin-1 -*-\n# café\nr = u'new'\n".encode("latin-1"),
+    ),
+    "no final newline": (b"r = 'old'", 1, 5, b"r = 'new'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SPLICE_CASES))
+def test_a_string_literal_is_replaced_in_place(case: str) -> None:
+    from chainlint.edits import ReplaceString
+    from chainlint.fix.apply import apply_source_edits
+
+    data, line, column, expected = SPLICE_CASES[case]
+    edit = ReplaceString(Path("a.py"), line, column, "old", "new")
+    assert apply_source_edits(data, [edit]) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"x = 1\rbranch_labels = 'None'\r", b"x = 1\rbranch_labels = None\r"),
+        (b"x = 1\rbranch_labels = 'None'\r# end\r\r", b"x = 1\rbranch_labels = None\r# end\r\r"),
+        (b"branch_labels = 'None'\r\n", b"branch_labels = None\r\n"),
+    ],
+)
+def test_an_assignment_edit_keeps_the_final_cr_of_a_cr_only_file(
+    data: bytes, expected: bytes
+) -> None:
+    """libcst's round trip drops the final CR of a CR-only file (issue 11)."""
+    from chainlint.edits import SetAssignment
+    from chainlint.fix.apply import apply_source_edits
+
+    edit = SetAssignment(Path("a.py"), "branch_labels", None)
+    assert apply_source_edits(data, [edit]) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "column"),
+    [
+        ("r = 'other'\n", 5),  # the file changed since it was read
+        ("r = f'old'\n", 5),  # not a plain literal
+        ("r = b'old'\n", 5),  # bytes, not the string
+        ("r = 'ol' 'd'\n", 5),  # one part of a concatenation
+        ("r = 'old'\n", 4),  # not a string's position
+        ("r = 'old'\n", 40),  # beyond the line
+    ],
+)
+def test_a_string_edit_that_no_longer_matches_is_refused(source: str, column: int) -> None:
+    from chainlint.edits import ReplaceString
+    from chainlint.fix.apply import EditFailed, apply_source_edits
+
+    with pytest.raises(EditFailed, match="no longer holds 'old'"):
+        apply_source_edits(source.encode(), [ReplaceString(Path("a.py"), 1, column, "old", "x")])
+
+
+def test_fix_never_edits_a_file_above_max_file_size(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`check --max-file-size` calls the file CL009 "too large" (never edited); `fix` read it
+    anyway, without the limit, and fixed its CL001."""
+    versions = write_tree(
+        workdir / "versions",
+        {
+            "a.py": migration("a1b2", None),
+            "b.py": migration("c3d4", "a1bx", upgrade="pass\n" + "# padding\n" * 100),
+        },
+    )
+    before = {p.name: p.read_bytes() for p in versions.iterdir()}
+    assert len(before["b.py"]) > 1000
+    code, out, _ = run(["fix", "--diff", "--max-file-size", "1000", str(versions)], capsys)
+    assert (code, out) == (0, "")
+    code, out, _ = run(["fix", "--max-file-size", "1000", str(versions)], capsys)
+    assert code == 1 and "CL009" in out and "too large" in out
+    assert {p.name: p.read_bytes() for p in versions.iterdir()} == before
+
+
 def test_fix_keeps_permissions(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = copy_fixture("seed-broken-chain", workdir)
     target = folder / "api/migrations/versions/002_add_conditional_execution_columns.py"
@@ -382,6 +473,21 @@ def test_diff_writes_nothing_and_exits_1(workdir: Path, capsys: pytest.CaptureFi
     assert snapshot(folder) == before
     assert "--- /dev/null" in out and "_merge_heads.py" in out
     assert "+down_revision = ('bbb222', 'ccc333')" in out
+
+
+def test_diff_never_touches_the_cache_and_fix_reads_through_it(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = workdir / "cache"
+    monkeypatch.setenv("CHAINLINT_CACHE_DIR", str(cache))
+    monkeypatch.delenv("CHAINLINT_NO_CACHE", raising=False)
+    folder = copy_fixture("multiple-heads", workdir)
+    code, _, _ = run(["fix", "--diff", str(folder)], capsys)
+    assert code == 1 and not cache.exists()
+    code, _, _ = run(["fix", str(folder)], capsys)
+    assert code == 0 and any(cache.rglob("*"))
+    code, out, _ = run(["fix", "--diff", str(folder)], capsys)
+    assert (code, out) == (0, "")
 
 
 def test_diff_on_a_clean_tree_exits_0(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:

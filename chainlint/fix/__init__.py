@@ -54,6 +54,20 @@ class Workspace:
         """Where a file of the environment is now (after the renames planned so far)."""
         return self.renames.get(path, path)
 
+    def read_files(self, settings: Settings) -> None:
+        """Read the environment's files as `check` does: within max-file-size (a file above it
+        is CL009 and never edited), and through the read cache when it is on (a `fix` after a
+        `check`, or a second `fix`, parses only what changed)."""
+        from chainlint.lint import read_environment
+
+        files = read_environment(
+            self.environment,
+            self._constants,
+            cache=settings.cache,
+            max_file_size=settings.max_file_size,
+        )
+        self._parsed.update(zip(self.environment.files, files, strict=True))
+
     def read(self, path: Path) -> bytes:
         if path in self.contents:
             return self.contents[path]
@@ -197,6 +211,7 @@ def fix_environment(
     under --base), a file of any other revision is edited only by a fix of its own finding
     whose rule the user named."""
     workspace = Workspace(environment)
+    workspace.read_files(settings)
     applied: list[Applied] = []
     # Each refusal, with how many fixes had been applied when it was made.
     refused: dict[tuple[str, str, str], tuple[Refused, int]] = {}

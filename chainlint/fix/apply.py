@@ -1,19 +1,23 @@
-"""How edits are applied: libcst changes of exactly the targeted nodes; header lines by line.
+"""How edits are applied: a string literal at its position and a header line, as text; an
+assignment's new value through libcst (exactly that node).
 
 Everything else in the file survives byte for byte: comments, quote styles, encoding cookie,
-BOM and line endings (libcst round-trips a module exactly; the encoding it detected is used
-to write it back).
+BOM and line endings (the text is decoded and encoded back with the file's own encoding, and
+libcst round-trips a module exactly).
 """
 
 from __future__ import annotations
 
+import ast
+import io
 import re
+import tokenize
 from collections.abc import Sequence
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from chainlint.edits import ReplaceHeaderLine, ReplaceString, SetAssignment
+from chainlint.source import decode_source
 
 SourceEdit = ReplaceString | SetAssignment | ReplaceHeaderLine
 
@@ -44,25 +48,86 @@ def apply_source_edits(data: bytes, edits: Sequence[SourceEdit]) -> bytes:
 
 def _apply(data: bytes, edits: Sequence[SourceEdit]) -> bytes:
     try:
-        module = cst.parse_module(data)
-    except RecursionError:
-        raise
-    except Exception as exc:  # libcst raises its own ParserSyntaxError and others
-        raise EditFailed(f"libcst cannot parse the file: {type(exc).__name__}") from exc
-    encoding = module.encoding
-    code = module.code
-    header_edits = [e for e in edits if isinstance(e, ReplaceHeaderLine)]
-    node_edits = [e for e in edits if not isinstance(e, ReplaceHeaderLine)]
-    if header_edits:
-        code = _apply_header_edits(code, header_edits)
-    if node_edits:
-        wrapper = MetadataWrapper(cst.parse_module(code))
-        transformer = _NodeEditor(node_edits)
-        code = wrapper.visit(transformer).code
-        missing = [e for e in node_edits if id(e) not in transformer.done]
+        code, encoding = decode_source(data)
+    except (SyntaxError, LookupError, UnicodeError) as exc:
+        raise EditFailed(f"the file cannot be decoded to edit it: {type(exc).__name__}") from exc
+    strings = [e for e in edits if isinstance(e, ReplaceString)]
+    headers = [e for e in edits if isinstance(e, ReplaceHeaderLine)]
+    assignments = [e for e in edits if isinstance(e, SetAssignment)]
+    # Strings first: their positions are the file's as it was read.
+    if strings:
+        code = _replace_strings(code, strings)
+    if headers:
+        code = _apply_header_edits(code, headers)
+    if assignments:
+        try:
+            module = cst.parse_module(code)
+        except RecursionError:
+            raise
+        except Exception as exc:  # libcst raises its own ParserSyntaxError and others
+            raise EditFailed(f"libcst cannot parse the file: {type(exc).__name__}") from exc
+        # libcst drops the final CR of a CR-only file: put back what its round trip loses at
+        # the end, and never write a file it would change anywhere else.
+        kept = module.code
+        if not code.startswith(kept):
+            raise EditFailed("libcst does not give the file back byte for byte")
+        transformer = _AssignmentEditor(assignments)
+        code = module.visit(transformer).code + code[len(kept) :]
+        missing = [e for e in assignments if id(e) not in transformer.done]
         if missing:
             raise EditFailed(f"could not find the target of {missing[0]!r}")
     return code.encode(encoding)
+
+
+def _replace_strings(code: str, edits: Sequence[ReplaceString]) -> str:
+    """Each string literal at an edit's position (which says which literal: no syntax tree is
+    needed) replaced by the new value with the same prefix and quotes, after checking that it
+    still holds the old value."""
+    lines = _LINES.findall(code)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    spans: dict[int, tuple[int, str]] = {}
+    for edit in edits:
+        index = edit.line - 1
+        if not 0 <= index < len(lines) or not 0 < edit.column <= len(lines[index]):
+            raise EditFailed(f"line {edit.line} no longer holds '{edit.old}'")
+        offset = starts[index] + edit.column - 1
+        literal = _string_literal(code, offset)
+        if literal is None or _literal_value(literal) != edit.old:
+            raise EditFailed(f"line {edit.line} no longer holds '{edit.old}'")
+        match = _STRING_START.match(literal)
+        assert match is not None  # a string token starts so
+        replacement = _string(edit.new, match.group("prefix"), match.group("quote"))
+        if spans.get(offset, (0, replacement))[1] != replacement:
+            raise EditFailed(f"two edits of the string on line {edit.line} disagree")
+        spans[offset] = (offset + len(literal), replacement)
+    for offset in sorted(spans, reverse=True):
+        stop, replacement = spans[offset]
+        code = code[:offset] + replacement + code[stop:]
+    return code
+
+
+_STRING_START = re.compile(r"(?P<prefix>[A-Za-z]{0,2})(?P<quote>\'\'\'|\"\"\"|'|\")")
+
+
+def _string_literal(code: str, offset: int) -> str | None:
+    """The string token that starts at `offset`, or None."""
+    if not _STRING_START.match(code, offset):
+        return None
+    tokens = tokenize.generate_tokens(io.StringIO(code[offset:]).readline)
+    try:
+        token = next(tokens)
+    except (tokenize.TokenError, SyntaxError, StopIteration):
+        return None
+    return token.string if token.type == tokenize.STRING and token.start == (1, 0) else None
+
+
+def _literal_value(literal: str) -> object:
+    try:
+        return ast.literal_eval(literal)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None  # an f-string, or not a literal
 
 
 def _apply_header_edits(code: str, edits: Sequence[ReplaceHeaderLine]) -> str:
@@ -89,54 +154,31 @@ def _apply_header_edits(code: str, edits: Sequence[ReplaceHeaderLine]) -> str:
     return "".join(lines)
 
 
-class _NodeEditor(cst.CSTTransformer):
-    METADATA_DEPENDENCIES = (PositionProvider,)
+class _AssignmentEditor(cst.CSTTransformer):
+    """Gives module-level assignments their new values, quoted as the file quotes strings."""
 
-    def __init__(self, edits: Sequence[ReplaceString | SetAssignment]) -> None:
+    def __init__(self, edits: Sequence[SetAssignment]) -> None:
         super().__init__()
-        self.strings = {(e.line, e.column): e for e in edits if isinstance(e, ReplaceString)}
-        self.assignments = {e.name: e for e in edits if isinstance(e, SetAssignment)}
+        self.assignments = {e.name: e for e in edits}
         self.quote = "'"
         self.done: set[int] = set()
-        self._depth = 0
 
-    # Only module-level assignments are identifiers; track nesting to skip function bodies.
+    # Only module-level assignments are identifiers; function and class bodies are skipped.
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        self._depth += 1
-        return True
-
-    def leave_FunctionDef(
-        self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
-    ) -> cst.FunctionDef:
-        self._depth -= 1
-        return updated_node
+        return False
 
     def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        self._depth += 1
-        return True
-
-    def leave_ClassDef(
-        self, original_node: cst.ClassDef, updated_node: cst.ClassDef
-    ) -> cst.ClassDef:
-        self._depth -= 1
-        return updated_node
+        return False
 
     def leave_SimpleString(
         self, original_node: cst.SimpleString, updated_node: cst.SimpleString
     ) -> cst.BaseExpression:
-        position = self.get_metadata(PositionProvider, original_node).start
-        edit = self.strings.get((position.line, position.column + 1))
-        if edit is None:
-            if self._depth == 0 and original_node.quote in ("'", '"'):
-                self.quote = original_node.quote
-            return updated_node
-        if original_node.evaluated_value != edit.old:
-            raise EditFailed(f"line {edit.line} no longer holds '{edit.old}'")
-        self.done.add(id(edit))
-        return updated_node.with_changes(value=_string(edit.new, original_node))
+        if original_node.quote in ("'", '"'):
+            self.quote = original_node.quote
+        return updated_node
 
     def leave_Assign(self, original_node: cst.Assign, updated_node: cst.Assign) -> cst.Assign:
-        if self._depth or len(updated_node.targets) != 1:
+        if len(updated_node.targets) != 1:
             return updated_node
         target = updated_node.targets[0].target
         edit = self._assignment_edit(target)
@@ -147,7 +189,7 @@ class _NodeEditor(cst.CSTTransformer):
     def leave_AnnAssign(
         self, original_node: cst.AnnAssign, updated_node: cst.AnnAssign
     ) -> cst.AnnAssign:
-        if self._depth or updated_node.value is None:
+        if updated_node.value is None:
             return updated_node
         edit = self._assignment_edit(updated_node.target)
         if edit is None:
@@ -192,9 +234,9 @@ def _walk(node: cst.CSTNode) -> list[cst.CSTNode]:
     return found
 
 
-def _string(value: str, like: cst.SimpleString) -> str:
-    """`value` as a literal with the same prefix and quotes as `like`."""
-    return f"{like.prefix}{like.quote}{_escape(value, like.quote)}{like.quote}"
+def _string(value: str, prefix: str, quote: str) -> str:
+    """`value` as a literal with this prefix and these quotes."""
+    return f"{prefix}{quote}{_escape(value, quote)}{quote}"
 
 
 def _escape(value: str, quote: str) -> str:

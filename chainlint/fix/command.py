@@ -34,6 +34,8 @@ def run_fix(
     fixes apply too). `verbose`: say on stderr which given paths are not checked, and why."""
     cwd = Path.cwd()
     results = []
+    if diff:
+        settings = settings.with_options(cache=False)  # --diff writes nothing, not even a cache
     discovery = discover(list(paths))
     if verbose and discovery.ignored:
         sys.stderr.write(ignored_lines(discovery.ignored, cwd))
