@@ -213,6 +213,15 @@ def check(
     result = lint_paths(list(paths) or [Path.cwd()], run.settings, base_ref, reuse=True)
     print_ignored(result.ignored, run.verbose)
     cwd = Path.cwd()
+    from chainlint.journal import journal_notice
+
+    for environment in result.environments:
+        # `check` never writes: a half-done fix is reported and left to `chainlint fix`.
+        notice = journal_notice(environment.environment)
+        if notice is not None:
+            from chainlint.report import escape_text
+
+            click.echo(f"chainlint: warning: {escape_text(notice)}", err=True)
     if output_format == "text":
         from chainlint.report.text import render_plain, render_text, wants_rich
 

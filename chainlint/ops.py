@@ -926,11 +926,11 @@ class _BodyReader:
         server_default = (
             None
             if default is None or (isinstance(default, ast.Constant) and default.value is None)
-            else ast.unparse(default)
+            else unparse(default)
         )
         return ColumnDef(
             name=name,
-            type=ast.unparse(type_node) if type_node is not None else None,
+            type=unparse(type_node) if type_node is not None else None,
             # An unreadable `nullable=` is taken as nullable: no rule claims NOT NULL then.
             nullable=True if nullable is None else nullable,
             server_default=server_default,
@@ -1154,13 +1154,13 @@ class _BodyReader:
         elif isinstance(default_node, ast.Constant) and default_node.value is None:
             server_default = None
         else:
-            server_default = ast.unparse(default_node)
+            server_default = unparse(default_node)
         yield AlterColumn(
             table,
             name,
             new_name,
             nullable,
-            ast.unparse(type_node) if type_node is not None else None,
+            unparse(type_node) if type_node is not None else None,
             server_default,
             line,
             column,
@@ -1424,6 +1424,56 @@ def _only_changes_rows(node: ast.expr) -> bool:
 
 def _harmless_module(module: str) -> bool:
     return module.split(".")[0] in _HARMLESS_ROOTS
+
+
+def unparse(node: ast.expr) -> str:
+    """`ast.unparse(node)`, computed directly for the shapes column types and defaults almost
+    always have (`sa.String(length=50)`, `sa.text('now()')`); ast.unparse (a pure-Python
+    visitor) for anything else. Same string either way."""
+    fast = _unparse_simple(node, 0)
+    return fast if fast is not None else ast.unparse(node)
+
+
+def _unparse_simple(node: ast.expr, depth: int) -> str | None:
+    if depth > 8:
+        return None
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = node.value
+        if not isinstance(base, (ast.Name, ast.Attribute)):
+            return None  # `(1).real`, calls: unparse's own parenthesising rules
+        inner = _unparse_simple(base, depth + 1)
+        return None if inner is None else f"{inner}.{node.attr}"
+    if isinstance(node, ast.Constant):
+        value = node.value
+        if value is None or type(value) is bool or type(value) is int:
+            return repr(value)
+        if (
+            type(value) is str
+            and node.kind is None
+            and value.isascii()
+            and value.isprintable()
+            and "'" not in value
+            and "\\" not in value
+        ):
+            return f"'{value}'"
+        return None
+    if isinstance(node, ast.Call):
+        func = node.func
+        if not isinstance(func, (ast.Name, ast.Attribute)):
+            return None
+        parts = [_unparse_simple(func, depth + 1)]
+        parts += [_unparse_simple(arg, depth + 1) for arg in node.args]
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                return None
+            value_text = _unparse_simple(keyword.value, depth + 1)
+            parts.append(None if value_text is None else f"{keyword.arg}={value_text}")
+        if any(part is None for part in parts):
+            return None
+        return f"{parts[0]}({', '.join(parts[1:])})"  # type: ignore[arg-type]
+    return None
 
 
 def _short(text: str) -> str:

@@ -3,6 +3,7 @@ only where used, and plain text written without rich exactly as rich would write
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import os
@@ -227,3 +228,37 @@ def test_fast_decoding_agrees_on_every_fixture_file() -> None:
     for path in FIXTURES.rglob("*.py"):
         data = path.read_bytes()
         assert _outcome(decode_source, data) == _outcome(_slow_decode, data), path
+
+
+def _expressions(source: str) -> list[ast.expr]:
+    return [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.expr)]
+
+
+def test_fast_unparse_is_ast_unparse() -> None:
+    """The operation reader's column types and defaults: the fast path must give ast.unparse's
+    string for every expression, in the fixtures, the real-world trees when cached, and odd
+    cases."""
+    from chainlint.ops import unparse
+
+    sources = [p.read_text(encoding="utf-8", errors="replace") for p in FIXTURES.rglob("*.py")]
+    trees = Path.home() / ".cache" / "chainlint-realworld" / "trees"
+    if trees.is_dir():
+        sources += [
+            p.read_text(encoding="utf-8", errors="replace")
+            for p in sorted(trees.rglob("versions/*.py"))[:400]
+        ]
+    sources.append(
+        "f(sa.String(length=50), 'it''s', \"it's\", 'a\\\\b', 'tab\\t', 'é', b'x', u'u', None,"
+        " True, 1, -1, 1.5, 1e309, 10**100, (1).real, x[0], *args, **kw, k=lambda: 0,"
+        " sa.text(\"now()\"), sa.Enum('a', 'b', name='e'), f'{x}', (a, b), [a], {a: b})"
+    )
+    count = 0
+    for source in sources:
+        try:
+            nodes = _expressions(source)
+        except SyntaxError:
+            continue
+        for node in nodes:
+            assert unparse(node) == ast.unparse(node), ast.dump(node)
+            count += 1
+    assert count > 1000

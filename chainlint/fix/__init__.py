@@ -1,7 +1,8 @@
 """`chainlint fix`: findings -> edits -> checked in memory -> written atomically.
 
 A fix is applied only when the re-read, re-checked result has no error-severity finding that
-was not there before; files that cannot be parsed, and read-only files, are never touched.
+was not there before; files that cannot be parsed, and files the user may not write, are never
+touched. How the result reaches the disk (lock, journal, recovery) is `chainlint.fix.transaction`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from chainlint.edits import CreateFile, Edit, RenameFile, ReplaceString
 from chainlint.findings import Finding
 from chainlint.fix.apply import EditFailed, SourceEdit, apply_source_edits
 from chainlint.fix.plan import CannotFix, HeadsMode, Plan, edits_for
-from chainlint.fix.write import is_read_only, rename_atomic, write_atomic
+from chainlint.fix.transaction import write_workspace as write_workspace  # moved there
+from chainlint.fix.write import write_refusal
 from chainlint.graph import RevisionGraph
 from chainlint.lint import check_graph
 from chainlint.read import RevisionFile, parse_revision_source, read_revision_file
@@ -300,12 +302,11 @@ def _stage(
                 if path == finding.path
                 else f"it would edit {path.name}, which exists on the base branch"
             )
-        if (
-            not isinstance(edit, CreateFile)
-            and path not in workspace.contents
-            and is_read_only(path)
-        ):
-            raise CannotFix(f"{path.name} is read-only")
+        if not isinstance(edit, CreateFile) and path not in workspace.contents:
+            environment = workspace.environment
+            refusal = write_refusal(path, (environment.root, *environment.version_locations))
+            if refusal is not None:
+                raise CannotFix(refusal)
     return workspace.staged(plan.edits), plan
 
 
@@ -330,19 +331,6 @@ def _applied(finding: Finding, plan: Plan, staged: Workspace) -> Applied:
                 + stamped_database_statement(finding.revision, new),
             )
     return Applied(finding, description, tuple(written), notes)
-
-
-def write_workspace(workspace: Workspace) -> None:
-    """Write every change atomically: edited files in place, then renames, then new files."""
-    renamed_to = {new: old for old, new in workspace.renames.items()}
-    for path, data in workspace.contents.items():
-        if path in workspace.created:
-            continue
-        write_atomic(renamed_to.get(path, path), data)
-    for old, new in workspace.renames.items():
-        rename_atomic(old, new)
-    for path in workspace.created:
-        write_atomic(path, workspace.contents[path])
 
 
 def unified_diff(workspace: Workspace, cwd: Path) -> str:

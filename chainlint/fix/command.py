@@ -10,10 +10,11 @@ from typing import Any, cast
 from rich.text import Text
 
 from chainlint.config import Settings
-from chainlint.discover import discover
-from chainlint.errors import ChainlintError
-from chainlint.fix import EnvironmentFix, fix_environment, unified_diff, write_workspace
+from chainlint.discover import Environment, discover
+from chainlint.fix import EnvironmentFix, fix_environment, unified_diff
 from chainlint.fix.plan import HeadsMode
+from chainlint.fix.transaction import fix_transaction
+from chainlint.journal import journal_notice
 from chainlint.report import display_path, escape_text, ignored_lines
 from chainlint.report.text import finding_line
 
@@ -39,7 +40,8 @@ def run_fix(
     discovery = discover(list(paths))
     if verbose and discovery.ignored:
         sys.stderr.write(ignored_lines(discovery.ignored, cwd))
-    for environment in discovery.environments:
+
+    def plan(environment: Environment) -> EnvironmentFix:
         editable = None
         base = None
         if base_ref is not None:
@@ -53,9 +55,21 @@ def run_fix(
             editable = {
                 rev for rev in current if rev is not None and rev not in base.graph.revisions
             }
-        results.append(
-            fix_environment(environment, settings, cast(HeadsMode, heads), editable, named, base)
-        )
+        return fix_environment(environment, settings, cast(HeadsMode, heads), editable, named, base)
+
+    for environment in discovery.environments:
+        if diff:
+            # --diff writes nothing, so it takes no lock and leaves a journal to `fix`.
+            notice = journal_notice(environment)
+            if notice is not None:
+                sys.stderr.write(f"chainlint: {escape_text(notice)}\n")
+            results.append(plan(environment))
+            continue
+        result, finished = fix_transaction(environment, plan)
+        if finished:
+            shown = display_path(environment.root, cwd)
+            console.print(Text(f"Finished an interrupted chainlint fix in {shown}.", "green"))
+        results.append(result)
     behind = base_ref is not None and any(f.code == "CL201" for r in results for f in r.remaining)
     if diff:
         text = "".join(unified_diff(r.workspace, cwd) for r in results if r.workspace.changed())
@@ -68,12 +82,6 @@ def run_fix(
         if behind:
             _print_behind(console, base_ref)
         return 1 if text or behind else 0
-    for result in results:
-        if result.workspace.changed():
-            try:
-                write_workspace(result.workspace)
-            except OSError as exc:
-                raise ChainlintError(f"cannot write {exc.filename}: {exc.strerror}") from exc
     _report(results, console, cwd, quiet)
     if behind:
         _print_behind(console, base_ref)
