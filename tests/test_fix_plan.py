@@ -644,3 +644,36 @@ def test_a_codec_that_raises_plain_unicode_error_refuses_only_its_own_fix(
     assert "internal error" not in err, err
     assert changed(before, snapshot(versions)) == {"c.py"}
     assert "not fixed: b.py: the file's encoding cannot write it back" in out
+
+
+def test_thousands_of_refused_fixes_are_planned_on_one_graph(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the fuzz suite: a `down_revision` list of 4,000 unknown ids took 86 s in `fix
+    --diff`, because every refused fix rebuilt the graph and re-sorted every finding. A refused
+    fix leaves the workspace as it was: the next one is planned on the same graph."""
+    import chainlint.fix as fix_module
+
+    unknown = [f"u{n}" for n in range(300)]
+    versions = write_tree(
+        workdir / "versions",
+        {
+            "a.py": migration("a1", None),
+            "b.py": migration("b1", tuple(unknown)),
+        },
+    )
+    builds = 0
+    real_graph = fix_module.RevisionGraph
+
+    def counting_graph(*args: object, **kwargs: object) -> object:
+        nonlocal builds
+        builds += 1
+        return real_graph(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fix_module, "RevisionGraph", counting_graph)
+    (environment,) = discover_environments([versions])
+    result = fix_environment(environment, Settings(cache=False), named=("ALL",))
+    unknown_references = [f for f in result.remaining if f.code == "CL001"]
+    assert len(unknown_references) == len(unknown)  # nothing looks like u0..u299: all stay
+    assert not result.applied
+    assert builds <= 2, builds

@@ -47,6 +47,9 @@ class Workspace:
     created: list[Path] = field(default_factory=list)
     _parsed: dict[Path, RevisionFile] = field(default_factory=dict)
     _constants: ModuleConstants = field(default_factory=ModuleConstants)
+    # The graph of these contents, built once: a refused fix leaves the workspace as it was,
+    # and the next candidate is planned on the same graph.
+    _graph: RevisionGraph | None = field(default=None, repr=False, compare=False)
 
     def paths(self) -> list[Path]:
         current = [self.renames.get(p, p) for p in self.environment.files]
@@ -69,6 +72,7 @@ class Workspace:
             max_file_size=settings.max_file_size,
         )
         self._parsed.update(zip(self.environment.files, files, strict=True))
+        self._graph = None
 
     def read(self, path: Path) -> bytes:
         if path in self.contents:
@@ -76,6 +80,8 @@ class Workspace:
         return path.read_bytes()
 
     def graph(self) -> RevisionGraph:
+        if self._graph is not None:
+            return self._graph
         files = []
         for path in self.paths():
             if path not in self._parsed:
@@ -86,7 +92,8 @@ class Workspace:
                 else:
                     self._parsed[path] = read_revision_file(path, self._constants)
             files.append(self._parsed[path])
-        return RevisionGraph(self.environment, files)
+        self._graph = RevisionGraph(self.environment, files)
+        return self._graph
 
     def staged(self, edits: Iterable[Edit]) -> Workspace:
         """A copy with the edits applied, or EditFailed."""
@@ -126,6 +133,7 @@ class Workspace:
             self.originals[path] = None if new_file else path.read_bytes()
         self.contents[path] = data
         self._parsed.pop(path, None)
+        self._graph = None
 
     def _rename(self, old: Path, new: Path) -> None:
         if new.exists() or new in self.paths():
@@ -141,6 +149,7 @@ class Workspace:
         self.contents.pop(old, None)
         self.contents[new] = data
         self._parsed.pop(old, None)
+        self._graph = None
 
     def changed(self) -> bool:
         return bool(self.contents or self.renames or self.created)
@@ -219,22 +228,27 @@ def fix_environment(
     refused: dict[tuple[str, str, str], tuple[Refused, int]] = {}
     findings = check_graph(workspace.graph(), settings, base)
     budget = 2 * sum(1 for f in findings if _wanted(f, named)) + 8
+    # The fixable findings in the order they are tried, and the first one not yet refused:
+    # refusals only grow until a fix applies, so the position only moves forward (thousands of
+    # refused findings in one file cost a pass over them, not a pass per refusal).
+    ordered = _ordered(findings, named)
+    position = 0
     while True:
-        candidates = [f for f in findings if _wanted(f, named) and _key(f) not in refused]
-        if not candidates:
+        position = _next_unrefused(ordered, position, refused)
+        if position == len(ordered):
             # The next round: what was refused before the latest fix, in the tree as it is now.
             stale = [k for k, (_, when) in refused.items() if when < len(applied)]
             for key in stale:
                 del refused[key]
-            candidates = [f for f in findings if _wanted(f, named) and _key(f) not in refused]
-            if not candidates:
+            position = _next_unrefused(ordered, 0, refused)
+            if position == len(ordered):
                 break
-        finding = min(candidates, key=lambda f: (_ORDER.index(f.code), str(f.path), f.line))
+        finding = ordered[position]
         if len(applied) >= budget:
-            for left in candidates:
-                refused[_key(left)] = (
-                    Refused(left, "the fixes did not converge; fix it by hand"),
-                    len(applied),
+            for left in ordered[position:]:
+                refused.setdefault(
+                    _key(left),
+                    (Refused(left, "the fixes did not converge; fix it by hand"), len(applied)),
                 )
             break
         try:
@@ -250,12 +264,27 @@ def fix_environment(
             refused[_key(finding)] = (Refused(finding, str(exc)), len(applied))
             continue
         workspace, findings = staged, after
+        ordered, position = _ordered(findings, named), 0
         applied.append(_applied(finding, plan, staged))
     still = {_key(f) for f in findings}
     unnamed = [f for f in findings if f.code in _ORDER and f.fixable and not in_scope(f, named)]
     return EnvironmentFix(
         workspace, applied, [r for k, (r, _) in refused.items() if k in still], findings, unnamed
     )
+
+
+def _ordered(findings: Iterable[Finding], named: Collection[str]) -> list[Finding]:
+    """The findings whose fixes apply, causes first (see _ORDER), then by file and line."""
+    wanted = [f for f in findings if _wanted(f, named)]
+    return sorted(wanted, key=lambda f: (_ORDER.index(f.code), str(f.path), f.line))
+
+
+def _next_unrefused(
+    ordered: list[Finding], position: int, refused: Collection[tuple[str, str, str]]
+) -> int:
+    while position < len(ordered) and _key(ordered[position]) in refused:
+        position += 1
+    return position
 
 
 def _wanted(finding: Finding, named: Collection[str]) -> bool:
