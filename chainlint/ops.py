@@ -577,6 +577,19 @@ class _BodyReader:
     # -- statements -----------------------------------------------------------------------------
 
     def _statement(self, stmt: ast.stmt) -> Iterator[Operation]:
+        if type(stmt) is ast.Expr:
+            # Most statements: `op.name(...)`, read by its operation (what _calls would find).
+            call = stmt.value
+            if type(call) is ast.Call:
+                func = call.func
+                if (
+                    type(func) is ast.Attribute
+                    and type(func.value) is ast.Name
+                    and func.value.id == "op"
+                ):
+                    line, column = self.position(call)
+                    yield from self._op(func.attr, call, line, column)
+                    return
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             self.local_helpers.add(stmt.name)
             return
@@ -1324,42 +1337,66 @@ _BATCH_BUILDERS: dict[str, _Builder] = {
 _VALUE_HOLDERS = (ast.Expr, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Return, ast.Await)
 
 
-def _outer_calls(node: ast.AST, top: bool = True) -> Iterator[tuple[ast.Call, bool]]:
+def _outer_calls(node: ast.AST, top: bool = True) -> list[tuple[ast.Call, bool]]:
     """Calls in source order, each with whether it is a statement's own value (`helper()`,
     `x = helper()`, `with helper():`) rather than a value inside an expression (`{"id":
     uuid()}`); a call's own arguments are not searched (`op.add_column(..., sa.Column(...))` is
     one call), nor nested function bodies."""
-    if isinstance(node, ast.Call):
-        yield node, top
+    found: list[tuple[ast.Call, bool]] = []
+    _collect_calls(node, top, found)
+    return found
+
+
+# Nodes with no call inside (or whose calls run elsewhere: nested function and class bodies).
+_NO_CALLS = frozenset(
+    {
+        ast.Name,
+        ast.Constant,
+        ast.FunctionDef,
+        ast.AsyncFunctionDef,
+        ast.ClassDef,
+        ast.Lambda,
+        ast.Pass,
+        ast.Break,
+        ast.Continue,
+        ast.Import,
+        ast.ImportFrom,
+        ast.Global,
+        ast.Nonlocal,
+        ast.Load,
+        ast.Store,
+        ast.Del,
+    }
+)
+
+
+def _collect_calls(node: ast.AST, top: bool, found: list[tuple[ast.Call, bool]]) -> None:
+    kind = type(node)
+    if kind is ast.Call:
+        found.append((node, top))  # type: ignore[arg-type]
         return
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+    if kind in _NO_CALLS:
         return
-    for child in ast.iter_child_nodes(node):
-        own = (isinstance(node, _VALUE_HOLDERS) and child is getattr(node, "value", None)) or (
-            isinstance(node, ast.withitem) and child is node.context_expr
-        )
-        yield from _outer_calls(child, top and own)
+    own: ast.AST | None = None
+    if top:
+        if isinstance(node, _VALUE_HOLDERS):
+            own = getattr(node, "value", None)
+        elif kind is ast.withitem:
+            own = node.context_expr  # type: ignore[attr-defined]
+    # ast.iter_child_nodes, inlined: this walk runs over every statement of every migration.
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if isinstance(value, ast.AST):
+            _collect_calls(value, own is not None and value is own, found)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, ast.AST):
+                    _collect_calls(item, own is not None and item is own, found)
 
 
 def _source(node: ast.AST) -> str:
-    """The expression as `ast.unparse` writes it; the common shapes (`sa.String(length=50)`,
-    `sa.text('now()')`) without its cost."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute) and isinstance(node.value, (ast.Name, ast.Attribute)):
-        return f"{_source(node.value)}.{node.attr}"
-    if isinstance(node, ast.Constant) and isinstance(node.value, (str, bool, type(None))):
-        return repr(node.value)
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, (ast.Name, ast.Attribute))
-        and not any(isinstance(arg, ast.Starred) for arg in node.args)
-        and all(keyword.arg is not None for keyword in node.keywords)
-    ):
-        parts = [_source(arg) for arg in node.args]
-        parts += [f"{keyword.arg}={_source(keyword.value)}" for keyword in node.keywords]
-        return f"{_source(node.func)}({', '.join(parts)})"
-    return ast.unparse(node)
+    """The expression as `ast.unparse` writes it (through `unparse`'s fast path)."""
+    return unparse(node)  # type: ignore[arg-type]
 
 
 def _names(node: ast.AST, name: str) -> bool:
@@ -1367,14 +1404,18 @@ def _names(node: ast.AST, name: str) -> bool:
 
 
 def _returns(stmt: ast.stmt) -> bool:
-    """Whether a block can return from the function (nested functions aside)."""
+    """Whether a block can return from the function (nested functions aside). A `return` is a
+    statement: only statement bodies are searched, never expressions."""
     stack: list[ast.AST] = [stmt]
     while stack:
         node = stack.pop()
-        if isinstance(node, ast.Return):
+        kind = type(node)
+        if kind is ast.Return:
             return True
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-            stack.extend(ast.iter_child_nodes(node))
+        if kind in _NESTED_SCOPES:
+            continue
+        for name in _BODIES:
+            stack.extend(getattr(node, name, ()))
     return False
 
 
@@ -1386,6 +1427,11 @@ def _conditional_ops(operations: Iterable[Operation], why: str) -> list[Operatio
         for operation in operations
         if not (isinstance(operation, RowChange) and operation.emptied)
     ]
+
+
+_NESTED_SCOPES = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
+# The fields that hold statements (or handlers and match cases, which hold statements).
+_BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
 
 
 def _conditional_op(operation: Operation, why: str) -> Opaque:

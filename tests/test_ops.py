@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import textwrap
 from pathlib import Path
@@ -417,3 +418,118 @@ def test_row_changes_are_read_apart_from_the_schema_operations() -> None:
     ]
     assert ops.downgrade_rows == (RowChange("callback", True, 24, 5, 0),)
     assert load_operations(json.loads(json.dumps(dump_operations(ops)))) == ops
+
+
+# -- the reader's fast paths give what the plain definitions give ------------------------------
+
+ODD_EXPRESSIONS = (
+    "f(sa.String(length=50), 'it''s', \"it's\", 'a\\\\b', 'tab\\t', 'é', b'x', u'u', None,"
+    ' True, 1, -1, 1.5, 1e309, 10**100, (1).real, x[0], sa.text("now()"),'
+    " sa.Enum(u'a', 'b', name=u'e'), f'{x}', (a, b), [a], {a: b}, *args, k=lambda: 0, **kw)"
+)
+
+
+@functools.cache
+def _corpus() -> list[Any]:
+    """The modules of every fixture and, when cached, every real-world migration tree."""
+    import ast
+
+    from realworld_trees import cache_root
+
+    paths = sorted((Path(__file__).resolve().parent.parent / "fixtures").rglob("*.py"))
+    trees = cache_root() / "trees"
+    if trees.is_dir():
+        # Every third file of every tree: each shape the trees have, at a test's cost.
+        paths += sorted(trees.rglob("*.py"))[::3]
+    modules = [ast.parse(ODD_EXPRESSIONS)]
+    for path in paths:
+        try:
+            modules.append(ast.parse(path.read_bytes()))
+        except (SyntaxError, ValueError):
+            continue
+    return modules
+
+
+def test_source_is_ast_unparse_for_every_expression() -> None:
+    import ast
+
+    from chainlint.ops import _source
+
+    count = 0
+    for module in _corpus():
+        for node in ast.walk(module):
+            if isinstance(node, ast.expr):
+                assert _source(node) == ast.unparse(node), ast.dump(node)
+                count += 1
+    assert count > 1000
+
+
+def _reference_outer_calls(node: Any, top: bool = True) -> Any:
+    """The definition: calls in source order by ast.iter_child_nodes, with whether each is a
+    statement's own value; no call's arguments, no nested function body."""
+    import ast
+
+    if isinstance(node, ast.Call):
+        yield node, top
+        return
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+        return
+    holders = (ast.Expr, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Return, ast.Await)
+    for child in ast.iter_child_nodes(node):
+        own = (isinstance(node, holders) and child is getattr(node, "value", None)) or (
+            isinstance(node, ast.withitem) and child is node.context_expr
+        )
+        yield from _reference_outer_calls(child, top and own)
+
+
+def _reference_returns(stmt: Any) -> bool:
+    import ast
+
+    stack = [stmt]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Return):
+            return True
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def test_call_search_and_return_search_follow_their_definitions() -> None:
+    import ast
+
+    from chainlint.ops import _outer_calls, _returns
+
+    statements = 0
+    for module in _corpus():
+        for node in ast.walk(module):
+            if isinstance(node, ast.stmt):
+                for top in (True, False):
+                    assert _outer_calls(node, top) == list(_reference_outer_calls(node, top))
+                assert _returns(node) == _reference_returns(node), ast.dump(node)
+                statements += 1
+    assert statements > 1000
+
+
+def test_op_statements_read_as_the_general_path_reads_them() -> None:
+    """`op.name(...)` statements take a shortcut past the call search: same operations."""
+    import ast
+
+    from chainlint.ops import _ast_position, _BodyReader
+
+    def reader() -> Any:
+        return _BodyReader(lambda node: None, _ast_position, set(), {})
+
+    count = 0
+    for module in _corpus():
+        for node in ast.walk(module):
+            if (
+                isinstance(node, ast.Expr)
+                and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Attribute)
+                and isinstance(node.value.func.value, ast.Name)
+                and node.value.func.value.id == "op"
+            ):
+                assert list(reader()._statement(node)) == list(reader()._calls(node))
+                count += 1
+    assert count > 100
