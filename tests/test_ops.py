@@ -533,3 +533,81 @@ def test_op_statements_read_as_the_general_path_reads_them() -> None:
                 assert list(reader()._statement(node)) == list(reader()._calls(node))
                 count += 1
     assert count > 100
+
+
+PLAIN_SQL_CASES = (
+    "UPDATE dashboards SET published='1'",
+    "update t set a = 1;",
+    "SELECT 1 UNION SELECT 2",
+    "DROP TYPE IF EXISTS objecttypes",
+    "CREATE TYPE kind AS ENUM ('a', 'b')",
+    "CREATE EXTENSION IF NOT EXISTS pgcrypto",
+    "ALTER SEQUENCE s RESTART WITH 10",
+    "COMMENT ON TABLE t IS 'x'",
+    "GRANT SELECT ON t TO reader",
+    "SET search_path = public",
+    "PRAGMA foreign_keys=OFF",
+    "ALTER TABLE slices MODIFY params MEDIUMTEXT",
+    "ALTER TABLE `t` MODIFY c TEXT NOT NULL",
+    "ALTER TABLE t MODIFY COLUMN c VARCHAR(255)",
+    'ALTER TABLE "tagged_object" ALTER COLUMN "object_type" TYPE VARCHAR',
+    'ALTER TABLE public."Tag" ALTER COLUMN x SET NOT NULL',
+    "ALTER TABLE IF EXISTS ONLY a.b ALTER COLUMN x TYPE NUMERIC(10, 2)",
+    "ALTER TABLE a ALTER COLUMN x TYPE INT USING x::int",
+    # Not decided without sqlglot: several statements or actions, other actions, odd names.
+    "UPDATE t SET a = 1; DROP TABLE u",
+    "ALTER TABLE t ALTER COLUMN a TYPE INT, ALTER COLUMN b TYPE INT",
+    "ALTER TABLE t ALTER COLUMN a DROP DEFAULT",
+    "ALTER TABLE t ADD COLUMN a INT",
+    "ALTER TABLE t RENAME TO u",
+    "ALTER TABLE a.b.c ALTER COLUMN x TYPE INT",
+    "ALTER TABLE [t] ALTER COLUMN x INT",
+    "ALTER TABLE only ALTER COLUMN x TYPE INT",
+    "ALTER TABLE t ALTER COLUMN x SET DEFAULT 'a, b'",
+    "ALTER TABLE t MODIFY c VARCHAR(10",
+    "ALTER TABLE t MODIFY c TEXT -- , ADD d INT",
+    "DROP TABLE t",
+    "CREATE TABLE t (a INT)",
+    "  INSERT INTO t (a) SELECT b FROM u  ",
+    "DELETE FROM t",
+    "DELETE FROM t WHERE a = 1",
+    "TRUNCATE TABLE a",
+)
+
+
+def _sql_texts() -> list[str]:
+    """Every string of the real trees that starts like SQL, and the cases above."""
+    import ast
+
+    from realworld_trees import cache_root
+
+    texts = list(PLAIN_SQL_CASES)
+    trees = cache_root() / "trees"
+    for path in sorted(trees.rglob("*.py")) if trees.is_dir() else []:
+        try:
+            module = ast.parse(path.read_bytes())
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(module):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                words = node.value.split(None, 1)
+                if words and words[0].upper() in SQL_WORDS:
+                    texts.append(node.value)
+    return texts
+
+
+SQL_WORDS = {"SELECT", "INSERT", "UPDATE", "DELETE", "ALTER", "CREATE", "DROP", "SET", "GRANT"}
+
+
+def test_sql_read_without_sqlglot_is_what_sqlglot_reading_gives() -> None:
+    from chainlint.ops import _read_plain_sql, _read_sql_with_sqlglot
+
+    decided = 0
+    for text in _sql_texts():
+        plain = _read_plain_sql(text, 3, 5, "op.execute")
+        if plain is not None:
+            assert plain == list(_read_sql_with_sqlglot(text, 3, 5, "op.execute")), text
+            decided += 1
+    assert decided >= 20
+    undecided = PLAIN_SQL_CASES[PLAIN_SQL_CASES.index("UPDATE t SET a = 1; DROP TABLE u") :]
+    assert all(_read_plain_sql(text, 1, 1, "x") is None for text in undecided)
