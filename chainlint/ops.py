@@ -444,19 +444,19 @@ class _Args:
     """A call's arguments by Alembic's parameter names."""
 
     def __init__(self, call: ast.Call, names: Sequence[str]) -> None:
-        self.values: dict[str, ast.expr] = {}
-        self.rest: list[ast.expr] = []
-        self.starred = any(isinstance(a, ast.Starred) for a in call.args) or any(
-            k.arg is None for k in call.keywords
-        )
-        for index, arg in enumerate(call.args):
-            if index < len(names):
-                self.values[names[index]] = arg
-            else:
-                self.rest.append(arg)
+        values: dict[str, ast.expr] = dict(zip(names, call.args, strict=False))
+        self.values = values
+        self.rest: list[ast.expr] = call.args[len(names) :]
+        starred = False
+        for arg in call.args:
+            if type(arg) is ast.Starred:
+                starred = True
         for keyword in call.keywords:
-            if keyword.arg is not None:
-                self.values[keyword.arg] = keyword.value
+            if keyword.arg is None:
+                starred = True
+            else:
+                values[keyword.arg] = keyword.value
+        self.starred = starred
 
     def get(self, name: str) -> ast.expr | None:
         return self.values.get(name)

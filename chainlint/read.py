@@ -41,7 +41,6 @@ _NOQA = re.compile(
     r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE
 )
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_NOQA_WORD = re.compile("noqa", re.IGNORECASE)
 _HEADER_LABELS = ("Revision ID", "Revises", "Create Date")
 
 
@@ -631,7 +630,9 @@ def _targets(stmt: ast.Assign | ast.AnnAssign) -> list[ast.expr]:
 def _read_noqa(
     text: str, lines: list[str] | None = None
 ) -> tuple[tuple[int, frozenset[str] | None], ...]:
-    if _NOQA_WORD.search(text) is None:
+    # Lowercasing keeps "noqa" in any case (no other character matches n, o, q or a ignoring
+    # case), at a fraction of an IGNORECASE search.
+    if "noqa" not in text.lower():
         return ()
     result = []
     for number, line in enumerate(lines if lines is not None else split_lines(text), start=1):

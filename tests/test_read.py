@@ -165,6 +165,13 @@ def test_noqa_comments(tmp_path: Path) -> None:
     assert file.is_suppressed(2, "CL001")
 
 
+def test_noqa_in_any_case(tmp_path: Path) -> None:
+    """The cheap "any noqa at all?" test before the line scan ignores case as the scan does."""
+    for word in ("NOQA", "NoQa", "nOqA"):
+        file = read(tmp_path, f"revision = 'a'  # {word}: cl006\ndown_revision = None\n")
+        assert file.is_suppressed(1, "CL006") and not file.is_suppressed(1, "CL001"), word
+
+
 def test_non_ascii_columns_count_characters(tmp_path: Path) -> None:
     file = read(tmp_path, "revision = 'a'; x = 'é'; down_revision = 'b'\n")
     assert file.down_revision is not None
