@@ -45,6 +45,7 @@ from chainlint.fix.write import (
     fsync_folder,
     inside_folders,
     real_target,
+    write_atomic,
     write_temporary,
 )
 from chainlint.journal import journal_path
@@ -164,16 +165,22 @@ def write_locked(workspace: Workspace, state: TreeState | None) -> None:
             f"cannot write {exc.filename or journal}: {exc.strerror or exc}; nothing was changed"
         ) from exc
     try:
-        for operation in operations:
-            _perform(operation, replay=False)
-        _step()
-        os.unlink(journal)
+        _roll_forward(journal, operations, replay=False)
     except OSError as exc:
         raise TransactionError(
             f"cannot write {exc.filename}: {exc.strerror or exc}; the change is recorded in "
             f"{journal} and the next `chainlint fix` finishes it"
         ) from exc
     fsync_folder(journal.parent)
+
+
+def _roll_forward(journal: Path, operations: list[Operation], replay: bool) -> None:
+    """Perform the journaled operations in order, then remove the journal: the same steps for
+    a fix that just wrote it and for the next run finishing an interrupted one."""
+    for operation in operations:
+        _perform(operation, replay=replay)
+    _step()
+    os.unlink(journal)
 
 
 # -- lock -------------------------------------------------------------------------------------
@@ -215,10 +222,7 @@ def recover(environment: Environment) -> bool:
     if found:
         operations = load_journal(journal, environment)
         try:
-            for operation in operations:
-                _perform(operation, replay=True)
-            _step()
-            os.unlink(journal)
+            _roll_forward(journal, operations, replay=True)
         except OSError as exc:
             raise TransactionError(
                 f"cannot finish the interrupted chainlint fix recorded in {_shown(journal)}: "
@@ -343,15 +347,7 @@ def _write_journal(journal: Path, environment: Environment, operations: list[Ope
         "environment": str(environment.root),
         "operations": [operation.to_json() for operation in operations],
     }
-    data = json.dumps(document, indent=1).encode("utf-8")
-    temporary = write_temporary(journal, data)
-    try:
-        os.replace(temporary, journal)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    fsync_folder(journal.parent)
+    write_atomic(journal, json.dumps(document, indent=1).encode("utf-8"))
 
 
 # -- verification -----------------------------------------------------------------------------
