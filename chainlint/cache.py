@@ -26,7 +26,7 @@ import itertools
 import json
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -679,21 +679,19 @@ def environment_material(environment: Any, settings: Any) -> str:
 
 
 def environment_key(
-    environment: Any, settings: Any, paths: list[Path], keys: list[Stamp | None] | None = None
+    environment: Any,
+    settings: Any,
+    paths: Sequence[Path | str],
+    keys: list[Stamp | None] | None = None,
 ) -> str:
     """The material, and every file's path and stat key (`keys`, when already taken)."""
     digest = hashlib.sha256(environment_material(environment, settings).encode("utf-8"))
-    lines = map(_stamp_line, paths, keys if keys is not None else map(stamp, paths))
-    # One line per file, fields apart by NUL (no path holds one): a third of json.dumps's cost.
-    digest.update("".join(lines).encode("utf-8", "surrogatepass"))
+    # The paths apart by NUL (no path holds one), then the stat keys as one JSON list: two C
+    # calls for 10,000 files instead of a line formatted per file.
+    digest.update(b"\0\0" + "\0".join(map(str, paths)).encode("utf-8", "surrogatepass"))
+    stamps = keys if keys is not None else [stamp(path) for path in paths]
+    digest.update(b"\0\0" + json.dumps(stamps, separators=(",", ":")).encode("ascii"))
     return digest.hexdigest()
-
-
-def _stamp_line(path: Path, key: Stamp | None) -> str:
-    if key is None:
-        return f"{path}\0-\0"
-    size, mtime, ctime, inode = key
-    return f"{path}\0{size}\0{mtime}\0{ctime}\0{inode}\0"
 
 
 def _finding_out(finding: Finding) -> list[Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 import sys
 from collections.abc import Iterable, Mapping
@@ -12,10 +11,7 @@ from typing import Any
 
 from chainlint.errors import UsageError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+# tomllib is imported where a TOML file is parsed: most runs never parse one.
 
 DEFAULT_MAX_REVISION_LENGTH = 32
 # Far above the largest real migration (Superset's biggest is ~60 kB); a file above it is CL009.
@@ -90,6 +86,10 @@ _MAY_CONFIGURE = re.compile(
 
 
 def _parse_toml(path: Path, text: str) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
     try:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -152,6 +152,8 @@ def settings_from_mapping(
     where = f"{origin}: {table} " if table else f"{origin}: "
     for key in sorted(section):
         if key not in _KNOWN_KEYS:
+            import difflib
+
             close = difflib.get_close_matches(key, _KNOWN_KEYS, n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise UsageError(

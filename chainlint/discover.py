@@ -8,22 +8,21 @@ Alembic's ScriptDirectory would load. Nothing is imported.
 from __future__ import annotations
 
 import configparser
+import contextlib
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from operator import attrgetter
+from pathlib import Path, PurePath
+from typing import Any, overload
 
 from chainlint.config import DEFAULT_MAX_FILE_SIZE
 from chainlint.errors import DiscoveryError
 from chainlint.source import NotReadable, read_regular_file
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+# tomllib is imported where a TOML file is parsed: most runs never parse one.
 
 DEFAULT_FILE_TEMPLATE = "%(rev)s_%(slug)s"
 
@@ -43,6 +42,64 @@ _SKIP_DIRS = {
 }
 
 
+class FileList(Sequence[Path]):
+    """An environment's files, kept as the path strings discovery found: the Path objects are
+    made on first use as a sequence (a warm `check` needs the strings alone, and making 10,000
+    Paths costs more than listing and stat-ing the files)."""
+
+    __slots__ = ("_members", "_paths", "strings")
+
+    def __init__(self, strings: Iterable[str]) -> None:
+        self.strings: tuple[str, ...] = tuple(strings)
+        self._paths: tuple[Path, ...] | None = None
+        self._members: frozenset[str] | None = None
+
+    def paths(self) -> tuple[Path, ...]:
+        if self._paths is None:
+            self._paths = tuple(map(Path, self.strings))
+        return self._paths
+
+    def __len__(self) -> int:
+        return len(self.strings)
+
+    @overload
+    def __getitem__(self, index: int) -> Path: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Path, ...]: ...
+    def __getitem__(self, index: int | slice) -> Path | tuple[Path, ...]:
+        return self.paths()[index]
+
+    def __iter__(self) -> Iterator[Path]:
+        return iter(self.paths())
+
+    def __contains__(self, item: object) -> bool:
+        # The strings are normalised as Path's own (joined from a Path's string and names), so
+        # string equality is Path equality.
+        if not isinstance(item, PurePath):
+            return False
+        if self._members is None:
+            self._members = frozenset(self.strings)
+        return str(item) in self._members
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FileList):
+            return self.strings == other.strings
+        if isinstance(other, tuple):
+            return self.paths() == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.strings)
+
+    def __repr__(self) -> str:
+        return f"FileList({list(self.strings)!r})"
+
+
+def file_strings(files: Sequence[Path]) -> tuple[str, ...]:
+    """The path strings of an environment's files, without making a Path per file."""
+    return files.strings if isinstance(files, FileList) else tuple(map(str, files))
+
+
 @dataclass(frozen=True, slots=True)
 class Environment:
     """One Alembic environment: one revision graph."""
@@ -56,8 +113,9 @@ class Environment:
     version_locations: tuple[Path, ...]
     recursive: bool
     file_template: str
-    # The migration files Alembic itself would load, in Alembic's order, de-duplicated by real path.
-    files: tuple[Path, ...]
+    # The migration files Alembic itself would load, in Alembic's order, de-duplicated by real path
+    # (a FileList from discovery; `file_strings` gives their strings).
+    files: Sequence[Path]
     # The environment's script.py.mako, when it has one (used by `fix --heads merge`).
     script_template: Path | None = None
 
@@ -96,6 +154,11 @@ def discover(paths: Sequence[Path]) -> Discovery:
     """Every environment the paths name or contain; files map to the environment that owns
     them (pre-commit passes changed files, and their whole environment is checked). A given
     file that is not one of its environment's migrations is ignored, with the reason."""
+    with _sharing_listings():
+        return _discover(paths)
+
+
+def _discover(paths: Sequence[Path]) -> Discovery:
     if not paths:
         paths = [Path.cwd()]
     found: dict[tuple[Path, ...], Environment] = {}
@@ -167,11 +230,61 @@ def _environments_in(folder: Path) -> Iterator[Environment]:
         yield _bare_versions_folder(folder)
 
 
-def _walk(folder: Path) -> Iterator[tuple[Path, list[str], list[str]]]:
-    """A pruned walk for configuration: no hidden, virtualenv or build folders, no symlinks."""
-    for current, dirs, names in os.walk(folder, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
-        yield Path(current), dirs, names
+def _walk(folder: Path) -> Iterator[tuple[Path, list[str], set[str]]]:
+    """A pruned walk for configuration: no hidden, virtualenv or build folders, no symlinks.
+    What os.walk(folder, followlinks=False) yields, the folders filtered and sorted, each
+    folder's file names as a set; each listing is kept for `_walk_files` (one scandir of a
+    versions folder per discovery, not two)."""
+    top = os.fspath(folder)
+    try:
+        entries = _sorted_listing(top)
+    except OSError:
+        return
+    dirs: list[str] = []
+    linked: set[str] = set()
+    names: set[str] = set()
+    for entry in entries:
+        try:
+            is_folder = entry.is_dir()
+        except OSError:
+            is_folder = False
+        if not is_folder:
+            names.add(entry.name)
+        elif not entry.name.startswith(".") and entry.name not in _SKIP_DIRS:
+            dirs.append(entry.name)
+            if entry.is_symlink():
+                linked.add(entry.name)
+    yield Path(top), dirs, names
+    for name in dirs:
+        if name not in linked:
+            yield from _walk(Path(top, name))
+
+
+# The sorted listings of the folders scanned during one `discover` call, by folder string.
+_LISTINGS: dict[str, list[os.DirEntry[str]]] | None = None
+
+
+def _sorted_listing(folder: str) -> list[os.DirEntry[str]]:
+    """The folder's entries sorted by name (raises OSError), scanned once per discovery."""
+    if _LISTINGS is not None:
+        entries = _LISTINGS.get(folder)
+        if entries is not None:
+            return entries
+    with os.scandir(folder) as listing:
+        entries = sorted(listing, key=_NAME)
+    if _LISTINGS is not None:
+        _LISTINGS[folder] = entries
+    return entries
+
+
+@contextlib.contextmanager
+def _sharing_listings() -> Iterator[None]:
+    global _LISTINGS
+    _LISTINGS = {}
+    try:
+        yield
+    finally:
+        _LISTINGS = None
 
 
 def _looks_like_versions_folder(folder: Path) -> bool:
@@ -181,7 +294,7 @@ def _looks_like_versions_folder(folder: Path) -> bool:
         return True
     for path in _list_py_files(folder, recursive=True)[:200]:
         try:
-            if b"down_revision" in read_regular_file(path, DEFAULT_MAX_FILE_SIZE):
+            if b"down_revision" in read_regular_file(Path(path), DEFAULT_MAX_FILE_SIZE):
                 return True
         except (OSError, NotReadable):
             continue
@@ -222,7 +335,8 @@ def _environments_for_files(
                 ignored.setdefault(file, Ignored(file, _NO_ENVIRONMENT))
                 continue
         if _key(environment) not in loaded:
-            loaded[_key(environment)] = {os.path.abspath(f) for f in environment.files}
+            strings = file_strings(environment.files)
+            loaded[_key(environment)] = {os.path.abspath(f) for f in strings}
         if str(file) not in loaded[_key(environment)]:
             ignored.setdefault(file, _not_loaded(file, environment))
 
@@ -346,6 +460,10 @@ def _tool_alembic(pyproject: Path) -> dict[str, Any] | None:
     """[tool.alembic] with `%(here)s` substituted, as Alembic does for TOML values."""
     if not pyproject.is_file():
         return None
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -478,45 +596,51 @@ def _environment(
     )
 
 
-def alembic_files(locations: Sequence[Path], recursive: bool) -> tuple[Path, ...]:
+def alembic_files(locations: Sequence[Path], recursive: bool) -> FileList:
     """The files Alembic's ScriptDirectory loads from these version locations, in its order."""
     seen: set[str] = set()
-    files: list[Path] = []
+    files: list[str] = []
+    loads = ALEMBIC_LOADS.match
     for location in locations:
         if not location.exists():
             continue  # Alembic skips version locations that do not exist
         real_root = os.path.realpath(location)
-        for path, real in _walk_files(location, real_root, recursive):
+        for path, real in _walk_files(str(location), real_root, recursive):
             if real in seen:
                 continue  # Alembic: "File ... loaded twice! ignoring."
             seen.add(real)
-            if ALEMBIC_LOADS.match(os.path.basename(real)):
+            if loads(real.rpartition(os.sep)[2]):  # os.path.basename(real)
                 files.append(path)
-    return tuple(files)
+    return FileList(files)
 
 
-def _walk_files(folder: Path, real_root: str, recursive: bool) -> list[tuple[Path, str]]:
-    """(path, real path) for each file, in Alembic's order: files sorted per folder, folders
-    sorted, `__pycache__` skipped, symlinked folders not followed. Only symlinked files need
-    resolving; every other real path follows from the folder's."""
-    found: list[tuple[Path, str]] = []
+_NAME = attrgetter("name")
+
+
+def _walk_files(folder: str, real_root: str, recursive: bool) -> list[tuple[str, str]]:
+    """(path, real path) strings for each file, in Alembic's order: files sorted per folder,
+    folders sorted, `__pycache__` skipped, symlinked folders not followed. Only symlinked files
+    need resolving; every other real path follows from the folder's. No Path is made per file."""
+    found: list[tuple[str, str]] = []
     pending = [(folder, real_root)]
     while pending:
         current, real_current = pending.pop(0)
-        if current.name.endswith("__pycache__"):
+        if current.endswith("__pycache__"):
             continue
         try:
-            entries = sorted(os.scandir(current), key=lambda e: e.name)
+            entries = _sorted_listing(current)
         except OSError:
             continue
         folders = []
+        # os.path.join(real_current, name), as a concatenation (a name never holds a separator).
+        prefix = real_current if real_current.endswith(os.sep) else real_current + os.sep
         for entry in entries:
             try:
                 is_folder = entry.is_dir(follow_symlinks=False)
             except OSError:
                 is_folder = False
             if is_folder:
-                folders.append((Path(entry.path), os.path.join(real_current, entry.name)))
+                folders.append((entry.path, prefix + entry.name))
                 continue
             if entry.is_symlink():
                 try:
@@ -526,15 +650,15 @@ def _walk_files(folder: Path, real_root: str, recursive: bool) -> list[tuple[Pat
                 except (OSError, RuntimeError):  # a symlink loop: the reader reports it
                     real = entry.path
             else:
-                real = os.path.join(real_current, entry.name)
-            found.append((current / entry.name, real))  # cheaper than Path(entry.path)
+                real = prefix + entry.name
+            found.append((entry.path, real))
         if recursive:
             pending[:0] = folders
     return found
 
 
-def _list_py_files(folder: Path, recursive: bool) -> list[Path]:
-    return [path for path, _ in _walk_files(folder, os.path.realpath(folder), recursive)]
+def _list_py_files(folder: Path, recursive: bool) -> list[str]:
+    return [path for path, _ in _walk_files(str(folder), os.path.realpath(folder), recursive)]
 
 
 def _is_within(path: Path, folder: Path) -> bool:

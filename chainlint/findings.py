@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from chainlint.edits import Edit
+if TYPE_CHECKING:
+    from chainlint.edits import Edit
 
 Severity = Literal["error", "warning"]
 

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chainlint.config import DEFAULT_MAX_FILE_SIZE, Settings
-from chainlint.constants import ModuleConstants
-from chainlint.discover import Environment, Ignored, discover
+from chainlint.discover import Environment, Ignored, discover, file_strings
 from chainlint.errors import InternalError
 from chainlint.findings import Finding
 
 if TYPE_CHECKING:
+    from chainlint.constants import ModuleConstants
+
     # networkx (through the graph and the rules) and the reader are imported only when a graph
     # is built: a warm `check` answered from the result cache never needs them.
     from chainlint.git import BaseSnapshot
@@ -76,6 +77,8 @@ def read_environment(
     cache: bool = False,
     max_file_size: int = DEFAULT_MAX_FILE_SIZE,
 ) -> list[RevisionFile]:
+    from chainlint.constants import ModuleConstants
+
     shared = constants or ModuleConstants()
     paths = list(environment.files)
 
@@ -158,6 +161,7 @@ def _start_helper(share: list[Path], max_file_size: int) -> tuple[int, Any] | No
         code = 1
         try:
             from chainlint.cache import encode_file
+            from chainlint.constants import ModuleConstants
 
             constants = ModuleConstants()
             rows = [encode_file(_read_one(path, constants, max_file_size)) for path in share]
@@ -245,15 +249,20 @@ def lint_environment(
         return _check_files(environment, settings, files_read, base_ref)
     from chainlint import cache
 
-    paths = list(environment.files)
+    # Strings, not Paths, until the result cache has missed: a warm run stats and hashes only.
+    strings = file_strings(environment.files)
     folder = cache.cache_folder(environment)
-    keys = [cache.stamp(path) for path in paths]
-    results = cache.ResultCache(folder, environment.root, len(paths))
-    key = cache.environment_key(environment, settings, paths, keys)
+    stamp = cache.stamp
+    keys = [stamp(path) for path in strings]
+    results = cache.ResultCache(folder, environment.root, len(strings))
+    key = cache.environment_key(environment, settings, strings, keys)
     with bulk_work():
         cached = results.load(key)
         if cached is not None:
             return _reused(environment, cached)
+        paths = list(environment.files)
+        from chainlint.constants import ModuleConstants
+
         reads = cache.ReadCache(folder, environment.root, len(paths))
         constants = ModuleConstants()
 

@@ -337,3 +337,93 @@ def test_a_given_file_behind_a_symlinked_folder_is_ignored(tmp_path: Path) -> No
     assert [(i.path.name, i.describe(str)) for i in discovery.ignored] == [
         ("x.py", "behind a symlinked folder (Alembic does not follow those)")
     ]
+
+
+def _tricky_tree(root: Path) -> Path:
+    """Nested version folders, hidden, skipped and symlinked folders, symlinked files, a
+    __pycache__ and files Alembic does not load."""
+    versions = write_tree(
+        root / "migrations" / "versions",
+        {
+            "b.py": migration("b", "a"),
+            "a.py": migration("a", None),
+            "__init__.py": "",
+            ".#lock.py": "",
+            "notes.txt": "",
+            "sub/c.py": migration("c", "b"),
+            "sub/deeper/d.py": migration("d", "c"),
+            "__pycache__/x.py": "",
+            ".hidden/e.py": migration("e", "d"),
+            "node_modules/f.py": migration("f", "e"),
+        },
+    )
+    (versions / "alias.py").symlink_to(versions / "a.py")
+    (versions / "linked").symlink_to(versions / "sub")
+    (versions / "loop.py").symlink_to(versions / "loop.py")
+    (root / "migrations" / "env.py").write_text("")
+    (root / "alembic.ini").write_text(
+        "[alembic]\nscript_location = %(here)s/migrations\nrecursive_version_locations = true\n"
+        "path_separator = os\n"
+    )
+    return versions
+
+
+def _os_walk(folder: Path) -> list[tuple[Path, list[str], set[str]]]:
+    """The configuration walk as it was written with os.walk (the reference)."""
+    from chainlint.discover import _SKIP_DIRS
+
+    out = []
+    for current, dirs, names in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
+        out.append((Path(current), list(dirs), set(names)))
+    return out
+
+
+def test_configuration_walk_is_os_walks(tmp_path: Path) -> None:
+    from chainlint.discover import _walk
+
+    _tricky_tree(tmp_path)
+    assert list(_walk(tmp_path)) == _os_walk(tmp_path)
+
+
+def test_recursive_files_are_alembics_own(tmp_path: Path) -> None:
+    _tricky_tree(tmp_path)
+    env = only(discover_environments([tmp_path]))
+    loaded, seen = [], set()
+    for path in alembic_files(tmp_path / "alembic.ini"):
+        if os.path.realpath(path) not in seen:  # Alembic: "File ... loaded twice! ignoring."
+            seen.add(os.path.realpath(path))
+            loaded.append(path)
+    assert list(env.files) == loaded
+    names = ["a.py", "b.py", "loop.py", "e.py", "f.py", "c.py", "d.py"]
+    assert [p.name for p in env.files] == names
+
+
+def test_file_list_is_the_tuple_of_its_paths(tmp_path: Path) -> None:
+    from chainlint.discover import FileList, file_strings
+
+    _tricky_tree(tmp_path)
+    env = only(discover_environments([tmp_path]))
+    files = env.files
+    assert isinstance(files, FileList)
+    paths = tuple(Path(s) for s in files.strings)
+    # Each string is its Path's own string: string equality is Path equality.
+    assert [str(p) for p in paths] == list(files.strings) == list(file_strings(files))
+    assert files == paths and tuple(files) == paths and len(files) == len(paths)
+    assert files[0] == paths[0] and files[1:3] == paths[1:3] and files[-1] == paths[-1]
+    assert all(p in files for p in paths) and all(env.owns(p) for p in paths)
+    first = str(paths[0])
+    candidates = [Path(f"{first}/"), Path(first.replace("/", "//")), Path(f"/{first}")]
+    candidates += [Path(first.replace("/versions/", "/./versions/")), tmp_path / "nope.py", first]
+    assert [c in files for c in candidates] == [c in paths for c in candidates]
+    assert file_strings(paths) == files.strings
+    assert hash(files) == hash(FileList(files.strings)) and files == FileList(files.strings)
+
+
+def test_listings_are_not_kept_between_discoveries(tmp_path: Path) -> None:
+    """Discovery scans each folder once per call; the next call sees a file added since."""
+    versions = _tricky_tree(tmp_path)
+    first = only(discover_environments([tmp_path]))
+    (versions / "z.py").write_text(migration("z", "d"))
+    second = only(discover_environments([tmp_path]))
+    assert list(second.files) == [*first.files[:3], versions / "z.py", *first.files[3:]]

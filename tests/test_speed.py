@@ -113,7 +113,8 @@ def _modules_after(args: list[str], cwd: Path, env: dict[str, str]) -> dict[str,
         "except SystemExit:\n"
         "    pass\n"
         "names = ('networkx', 'rich', 'libcst', 'click', 'chainlint.graph', 'chainlint.lint',\n"
-        "         'chainlint.read', 'chainlint.ops')\n"
+        "         'chainlint.read', 'chainlint.ops', 'chainlint.constants', 'chainlint.edits',\n"
+        "         'tomllib', 'tempfile')\n"
         "sys.stderr.write(json.dumps({n: n in sys.modules for n in names}))\n"
     )
     done = subprocess.run(
@@ -148,6 +149,9 @@ def test_warm_check_imports_neither_networkx_nor_rich(project: tuple[Path, dict[
     assert not warm["libcst"]
     # Nor the reader: no file is read when the result cache answers.
     assert not warm["chainlint.read"] and not warm["chainlint.ops"]
+    assert not warm["chainlint.constants"] and not warm["chainlint.edits"]
+    # Nor what only a pyproject.toml to parse or a report file to write needs.
+    assert not warm["tomllib"] and not warm["tempfile"]
 
 
 def test_rich_only_when_colour_is_forced(project: tuple[Path, dict[str, str]]) -> None:

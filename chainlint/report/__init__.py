@@ -6,7 +6,6 @@ import contextlib
 import json as _json  # not `json`: the submodule report/json.py would replace the name
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -101,6 +100,8 @@ def _real(path: Path) -> Path:
 def write_report(path: Path, text: str) -> None:
     """`--output-file`: a temporary file in the same folder, fsync, then rename over `path`, so
     a reader (a SARIF upload step) never sees half a report."""
+    import tempfile
+
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)  # as ruff does
