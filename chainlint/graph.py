@@ -17,7 +17,7 @@ from functools import cached_property
 import networkx as nx
 
 from chainlint.discover import Environment
-from chainlint.read import Identifier, RevisionFile
+from chainlint.read import Assignment, Identifier, RevisionFile
 
 PARENT = "parent"
 DEPENDENCY = "dependency"
@@ -41,6 +41,18 @@ class LabelConflict:
     file: RevisionFile
     # The revision that already holds the name (as a label or as its id).
     holder: str
+
+
+def is_unresolved(assignment: Assignment | None) -> bool:
+    """Whether the assignment is computed, or holds a value the reader could not resolve."""
+    if assignment is None:
+        return False
+    if assignment.shape == "dynamic":
+        return True
+    for item in assignment.items:  # noqa: SIM110 - no generator: runs for every file
+        if item.value is None:
+            return True
+    return False
 
 
 def alembic_items(file: RevisionFile, field: str) -> tuple[Identifier, ...]:
@@ -154,24 +166,24 @@ class RevisionGraph:
         (CL008): rules never raise an error from a value nobody could resolve."""
         found: set[str] = set()
         for file in self.files:
-            if file.unscanned:
-                # Nothing of the file could be looked at: what it declares is unknown.
-                found.update(("revision", "down_revision"))
-            elif file.problem is not None and file.revision_id and file.down_revision is None:
-                found.add("down_revision")
-            revision = file.revision
+            if file.problem is not None:
+                if file.unscanned:
+                    # Nothing of the file could be looked at: what it declares is unknown.
+                    found.update(("revision", "down_revision"))
+                elif file.revision_id and file.down_revision is None:
+                    found.add("down_revision")
             if (
-                revision is not None
+                file.revision is not None
                 and file.revision_id is None
-                and (revision.shape == "dynamic" or revision.unresolved)
+                and is_unresolved(file.revision)
             ):
                 found.add("revision")
-            for name in ("down_revision", "branch_labels", "depends_on"):
-                assignment = getattr(file, name)
-                if assignment is not None and (
-                    assignment.shape == "dynamic" or assignment.unresolved
-                ):
-                    found.add(name)
+            if is_unresolved(file.down_revision):
+                found.add("down_revision")
+            if is_unresolved(file.branch_labels):
+                found.add("branch_labels")
+            if is_unresolved(file.depends_on):
+                found.add("depends_on")
         return frozenset(found)
 
     @cached_property

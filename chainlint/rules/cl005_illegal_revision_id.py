@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from chainlint.findings import Finding
@@ -9,11 +10,15 @@ from chainlint.rules.base import Example, Expected, Rule, RuleContext, migration
 ILLEGAL_CHARACTERS = ("@", "-", "+", ":")
 # A `Revises:` header is split on commas and stripped of quotes and brackets.
 _HEADER_SYNTAX = (",", "'", '"')
+# The common id (hex digits, letters, underscores): legal, and safe in a header unless 'None'.
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_]+")
 
 
 def header_unsafe(value: str) -> str | None:
     """Why `value` cannot be written in a `Revision ID:` / `Revises:` header line (and read
     back as the same id), or None when it can."""
+    if _PLAIN_ID.fullmatch(value) and value != "None":
+        return None
     if not value.strip():
         return "is blank"
     if value != value.strip():
@@ -106,8 +111,10 @@ class IllegalRevisionId(Rule):
             assignment = file.revision
             if file.problem is not None or assignment is None or assignment.shape == "dynamic":
                 continue
-            line, column = assignment.line, assignment.column
             value = file.revision_id
+            if value is not None and _PLAIN_ID.fullmatch(value) and value != "None":
+                continue  # no illegal character, and header_unsafe() finds nothing
+            line, column = assignment.line, assignment.column
             if value is None:
                 if assignment.unresolved and all(i.kind == "dynamic" for i in assignment.items):
                     continue  # CL008

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 from chainlint.edits import ReplaceHeaderLine
 from chainlint.findings import Finding, Fix
+from chainlint.graph import is_unresolved
 from chainlint.read import header_revises
 from chainlint.rules.base import Example, Expected, Rule, RuleContext, migration
 from chainlint.rules.cl005_illegal_revision_id import header_unsafe
@@ -80,9 +81,13 @@ class HeaderMismatch(Rule):
                 yield self.finding(ctx, file.path, header.line, header.column, message, rev, fix)
             revises = file.header_field("Revises")
             down = file.down_revision
-            if revises is None or down is None or down.shape == "dynamic" or down.unresolved:
+            if revises is None or down is None or is_unresolved(down):
                 continue
             parents = file.down_revisions
+            # The header as Alembic writes it agrees whatever the ids are (header_revises reads
+            # safe ids back unchanged; an unsafe one is skipped below): no split needed.
+            if revises.value == ", ".join(parents):
+                continue
             if any(header_unsafe(parent) is not None for parent in parents):
                 continue
             if set(header_revises(revises.value)) != set(parents):

@@ -6,12 +6,13 @@ from collections.abc import Iterator
 from chainlint.findings import Finding
 from chainlint.rules.base import Example, Expected, Rule, RuleContext, migration
 
-_PLACEHOLDERS = (
-    re.compile(r"^(.)\1{3,}$"),  # one repeated character: 000000000000, aaaa
-    re.compile(r"^0{6,}[0-9]{1,6}$"),  # 000000000001
-    re.compile(r"^(a1b2c3d4e5f6|1a2b3c4d5e6f|abcdef123456|123456abcdef)$"),
-    re.compile(r"^(0123456789ab|123456789abc|1234567890ab)$"),
-    re.compile(r"^(abc123|deadbeef|cafebabe|feedface|badc0ffee|xxxx|todo|changeme)", re.I),
+# Matched once per id (`match`: every alternative starts at the start of the id).
+_PLACEHOLDER = re.compile(
+    r"(?P<c>.)(?P=c){3,}$"  # one repeated character: 000000000000, aaaa
+    r"|0{6,}[0-9]{1,6}$"  # 000000000001
+    r"|(?:a1b2c3d4e5f6|1a2b3c4d5e6f|abcdef123456|123456abcdef)$"
+    r"|(?:0123456789ab|123456789abc|1234567890ab)$"
+    r"|(?i:abc123|deadbeef|cafebabe|feedface|badc0ffee|xxxx|todo|changeme)"
 )
 
 
@@ -57,7 +58,7 @@ class PlaceholderRevisionId(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         for rev, file in ctx.graph.revisions.items():
-            if file.revision is None or not any(p.search(rev) for p in _PLACEHOLDERS):
+            if file.revision is None or not _PLACEHOLDER.match(rev):
                 continue
             message = (
                 f"revision '{rev}' looks like a placeholder, not a generated id; copies of the "
