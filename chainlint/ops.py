@@ -417,12 +417,34 @@ def _ast_position(node: ast.AST) -> tuple[int, int]:
 
 
 def _dotted(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Name):
+    """`a.b.c` as a string (None for anything else); a loop, since chains can be long."""
+    if type(node) is ast.Name:
         return node.id
-    if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr}" if base else None
-    return None
+    parts = []
+    while type(node) is ast.Attribute:
+        parts.append(node.attr)
+        node = node.value
+    if type(node) is not ast.Name:
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _call_name(node: ast.expr) -> str:
+    """The last part of a call's dotted callee (`sa.Column(...)` -> "Column"); "" when `node`
+    is not a call of a dotted name. What `(_dotted(node.func) or "").rsplit(".", 1)[-1]` gives,
+    without building the dotted string."""
+    if type(node) is not ast.Call:
+        return ""
+    func = node.func
+    if type(func) is ast.Name:
+        return func.id
+    if type(func) is not ast.Attribute:
+        return ""
+    base = func.value
+    while type(base) is ast.Attribute:
+        base = base.value
+    return func.attr if type(base) is ast.Name else ""
 
 
 def _root(node: ast.expr) -> str | None:
@@ -447,10 +469,13 @@ class _Args:
         values: dict[str, ast.expr] = dict(zip(names, call.args, strict=False))
         self.values = values
         self.rest: list[ast.expr] = call.args[len(names) :]
-        starred = False
+        starred_args = False
         for arg in call.args:
             if type(arg) is ast.Starred:
-                starred = True
+                starred_args = True
+        # Whether a * argument was passed (`op.create_table("t", *columns)`).
+        self.starred_args = starred_args
+        starred = starred_args
         for keyword in call.keywords:
             if keyword.arg is None:
                 starred = True
@@ -566,7 +591,21 @@ class _BodyReader:
         out: list[Operation] = []
         early: ast.stmt | None = None
         for stmt in body:
-            operations = list(self._statement(stmt))
+            if type(stmt) is ast.Expr:
+                # `op.name(...)`, most statements: read by its operation, as _statement does.
+                call = stmt.value
+                func = call.func if type(call) is ast.Call else None
+                if (
+                    type(func) is ast.Attribute
+                    and type(func.value) is ast.Name
+                    and func.value.id == "op"
+                ):
+                    line, column = self.position(call)
+                    operations = self._op(func.attr, call, line, column)  # type: ignore[arg-type]
+                else:
+                    operations = list(self._statement(stmt))
+            else:
+                operations = list(self._statement(stmt))
             if early is not None:
                 operations = _conditional_ops(operations, "after an early `return`")
             out.extend(operations)
@@ -737,28 +776,30 @@ class _BodyReader:
 
     def _op(
         self, name: str, call: ast.Call, line: int, column: int, batch: str | None = None
-    ) -> Iterator[Operation]:
-        if name == "bulk_insert" and batch is None:
-            yield RowChange(self._bulk_table(call), False, line, column)
-            return
-        if name in _HARMLESS_OPS:
-            return
-        if name == "execute":
-            yield from self._execute(call, line, column, "op.execute" if not batch else "execute")
-            return
-        builder = _BATCH_BUILDERS.get(name) if batch is not None else _OP_BUILDERS.get(name)
+    ) -> list[Operation]:
+        if batch is None:
+            builder = _OP_BUILDERS.get(name)
+            if builder is None and name == "bulk_insert":
+                return [RowChange(self._bulk_table(call), False, line, column)]
+        else:
+            builder = _BATCH_BUILDERS.get(name)
         if builder is None:
-            table = None if batch is None else batch
-            tables: tuple[str, ...] = (table,) if table else ()
-            yield Opaque(tables, f"`{'batch_op' if batch else 'op'}.{name}`", line, column)
-            return
+            if name in _HARMLESS_OPS:
+                return []
+            if name == "execute":
+                what = "op.execute" if not batch else "execute"
+                return list(self._execute(call, line, column, what))
+            tables: tuple[str, ...] = (batch,) if batch else ()
+            return [Opaque(tables, f"`{'batch_op' if batch else 'op'}.{name}`", line, column)]
         try:
-            yield from builder(self, call, line, column, batch)
+            return [builder(self, call, line, column, batch)]
         except _Unreadable as exc:
             tables = exc.tables or ((batch,) if batch else ())
-            yield Opaque(
-                tables, f"`{'batch_op' if batch else 'op'}.{name}`: {exc.reason}", line, column
-            )
+            return [
+                Opaque(
+                    tables, f"`{'batch_op' if batch else 'op'}.{name}`: {exc.reason}", line, column
+                )
+            ]
 
     def _bulk_table(self, call: ast.Call) -> str:
         """The table `op.bulk_insert(sa.table("name", ...), rows)` names; "" when not written
@@ -913,45 +954,54 @@ class _BodyReader:
         return None
 
     def _column(self, node: ast.expr, table: str) -> ColumnDef:
-        if not (
-            isinstance(node, ast.Call) and (_dotted(node.func) or "").rsplit(".", 1)[-1] == "Column"
-        ):
+        if _call_name(node) != "Column":
             raise _Unreadable(f"column `{_short(_source(node))}` is not a Column(...)", (table,))
+        assert isinstance(node, ast.Call)
+        keywords: dict[str, ast.expr] = {}
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                raise _Unreadable("Column(...) with * or ** arguments", (table,))
+            keywords[keyword.arg] = keyword.value
+        positional = node.args
+        for arg in positional:
+            if type(arg) is ast.Starred:
+                raise _Unreadable("Column(...) with * or ** arguments", (table,))
         line, column = self.position(node)
-        keywords = {k.arg: k.value for k in node.keywords if k.arg is not None}
-        if any(k.arg is None for k in node.keywords) or any(
-            isinstance(a, ast.Starred) for a in node.args
-        ):
-            raise _Unreadable("Column(...) with * or ** arguments", (table,))
-        positional = list(node.args)
         name_node = keywords.get("name")
+        rest = 0
         if name_node is None and positional:
-            name_node = positional.pop(0)
+            name_node = positional[0]
+            rest = 1
         name = self._string(name_node)
         if name is None:
             raise _Unreadable("a column name cannot be resolved", (table,))
         type_node = keywords.get("type_")
-        if type_node is None and positional and not _is_schema_item(positional[0]):
-            type_node = positional[0]
-        primary_key = self._flag(keywords.get("primary_key"), False) is True
-        nullable = self._flag(keywords.get("nullable"), not primary_key)
+        if type_node is None and len(positional) > rest and not _is_schema_item(positional[rest]):
+            type_node = positional[rest]
+        primary_key = _is_true(keywords.get("primary_key"))
+        nullable_node = keywords.get("nullable")
+        if nullable_node is None:
+            nullable = not primary_key
+        elif type(nullable_node) is ast.Constant and type(nullable_node.value) is bool:
+            nullable = nullable_node.value
+        else:
+            nullable = True  # unreadable `nullable=`: no rule claims NOT NULL then
         default = keywords.get("server_default")
         server_default = (
             None
-            if default is None or (isinstance(default, ast.Constant) and default.value is None)
+            if default is None or (type(default) is ast.Constant and default.value is None)
             else unparse(default)
         )
         return ColumnDef(
-            name=name,
-            type=unparse(type_node) if type_node is not None else None,
-            # An unreadable `nullable=` is taken as nullable: no rule claims NOT NULL then.
-            nullable=True if nullable is None else nullable,
-            server_default=server_default,
-            primary_key=primary_key,
-            line=line,
-            column=column,
-            index=self._flag(keywords.get("index"), False) is True,
-            unique=self._flag(keywords.get("unique"), False) is True,
+            name,
+            unparse(type_node) if type_node is not None else None,
+            nullable,
+            server_default,
+            primary_key,
+            line,
+            column,
+            _is_true(keywords.get("index")),
+            _is_true(keywords.get("unique")),
         )
 
     # -- op.execute ---------------------------------------------------------------------------
@@ -984,11 +1034,9 @@ class _BodyReader:
 
     # -- builders (Alembic's parameter names) --------------------------------------------------
 
-    def _create_table(
-        self, call: ast.Call, line: int, column: int, batch: str | None
-    ) -> Iterator[Operation]:
+    def _create_table(self, call: ast.Call, line: int, column: int, batch: str | None) -> Operation:
         args = _Args(call, ("table_name",))
-        if any(isinstance(a, ast.Starred) for a in call.args):
+        if args.starred_args:
             table = self._string(call.args[0]) if call.args else None
             raise _Unreadable("columns passed with *", (table,) if table else ())
         table = self._table(args, "table_name")
@@ -999,9 +1047,7 @@ class _BodyReader:
         foreign_keys: list[ForeignKeyDef] = []
         primary_key: list[str] = []
         for item in args.rest:
-            kind = (
-                (_dotted(item.func) or "").rsplit(".", 1)[-1] if isinstance(item, ast.Call) else ""
-            )
+            kind = _call_name(item)
             if kind == "Column":
                 definition = self._column(item, table)
                 columns.append(definition)
@@ -1009,9 +1055,7 @@ class _BodyReader:
                     primary_key.append(definition.name)
                 assert isinstance(item, ast.Call)
                 for arg in item.args:
-                    if isinstance(arg, ast.Call) and (_dotted(arg.func) or "").endswith(
-                        "ForeignKey"
-                    ):
+                    if type(arg) is ast.Call and _call_name(arg).endswith("ForeignKey"):
                         target = self._string(arg.args[0]) if arg.args else None
                         if target:
                             ref_table, _, ref_column = target.rpartition(".")
@@ -1063,7 +1107,7 @@ class _BodyReader:
                 indexes.append(IndexDef(index_name, cols, unique is True))
             else:
                 raise _Unreadable(f"table item `{_short(_source(item))}`", (table,))
-        yield CreateTable(
+        return CreateTable(
             table,
             tuple(columns),
             tuple(indexes),
@@ -1078,10 +1122,10 @@ class _BodyReader:
 
     def _batch_outside(
         self, call: ast.Call, line: int, column: int, batch: str | None
-    ) -> Iterator[Operation]:
+    ) -> Operation:
         """`op.batch_alter_table(...)` not as a `with` item (returned by a helper, say)."""
         table = self._table(_Args(call, ("table_name", "schema")), "table_name")
-        yield Opaque((table,), "op.batch_alter_table outside a `with` block", line, column)
+        return Opaque((table,), "op.batch_alter_table outside a `with` block", line, column)
 
     def _keyword_name(self, call: ast.Call) -> str | None:
         for keyword in call.keywords:
@@ -1098,34 +1142,28 @@ class _BodyReader:
             out.append(text)
         return tuple(out)
 
-    def _drop_table(
-        self, call: ast.Call, line: int, column: int, batch: str | None
-    ) -> Iterator[Operation]:
+    def _drop_table(self, call: ast.Call, line: int, column: int, batch: str | None) -> Operation:
         args = _Args(call, ("table_name",))
         table = self._table(args, "table_name")
-        yield DropTable(table, line, column, self._flag(args.get("if_exists"), False) is True)
+        return DropTable(table, line, column, self._flag(args.get("if_exists"), False) is True)
 
-    def _rename_table(
-        self, call: ast.Call, line: int, column: int, batch: str | None
-    ) -> Iterator[Operation]:
+    def _rename_table(self, call: ast.Call, line: int, column: int, batch: str | None) -> Operation:
         args = _Args(call, ("old_table_name", "new_table_name"))
         table = self._table(args, "old_table_name")
         new = self._required(args, "new_table_name", (table,))
         schema = self._optional_name(args, "schema", (table,))
-        yield RenameTable(table, f"{schema}.{new}" if schema else new, line, column)
+        return RenameTable(table, f"{schema}.{new}" if schema else new, line, column)
 
     def _batch_table(self, args: _Args, batch: str | None, name: str = "table_name") -> str:
         return batch if batch is not None else self._table(args, name)
 
-    def _add_column(
-        self, call: ast.Call, line: int, column: int, batch: str | None
-    ) -> Iterator[Operation]:
+    def _add_column(self, call: ast.Call, line: int, column: int, batch: str | None) -> Operation:
         args = _Args(call, ("column",) if batch else ("table_name", "column"))
         table = self._batch_table(args, batch)
         node = args.get("column")
         if node is None:
             raise _Unreadable("no column", (table,))
-        yield AddColumn(
+        return AddColumn(
             table,
             self._column(node, table),
             line,
@@ -1133,12 +1171,10 @@ class _BodyReader:
             self._flag(args.get("if_not_exists"), False) is True,
         )
 
-    def _drop_column(
-        self, call: ast.Call, line: int, column: int, batch: str | None
-    ) -> Iterator[Operation]:
+    def _drop_column(self, call: ast.Call, line: int, column: int, batch: str | None) -> Operation:
         args = _Args(call, ("column_name",) if batch else ("table_name", "column_name"))
         table = self._batch_table(args, batch)
-        yield DropColumn(
+        return DropColumn(
             table,
             self._required(args, "column_name", (table,)),
             line,
@@ -1146,9 +1182,7 @@ class _BodyReader:
             self._flag(args.get("if_exists"), False) is True,
         )
 
-    def _alter_column(
-        self, call: ast.Call, line: int, column: int, batch: str | None
-    ) -> Iterator[Operation]:
+    def _alter_column(self, call: ast.Call, line: int, column: int, batch: str | None) -> Operation:
         args = _Args(call, ("column_name",) if batch else ("table_name", "column_name"))
         table = self._batch_table(args, batch)
         name = self._required(args, "column_name", (table,))
@@ -1168,7 +1202,7 @@ class _BodyReader:
             server_default = None
         else:
             server_default = unparse(default_node)
-        yield AlterColumn(
+        return AlterColumn(
             table,
             name,
             new_name,
@@ -1179,14 +1213,12 @@ class _BodyReader:
             column,
         )
 
-    def _create_index(
-        self, call: ast.Call, line: int, column: int, batch: str | None
-    ) -> Iterator[Operation]:
+    def _create_index(self, call: ast.Call, line: int, column: int, batch: str | None) -> Operation:
         names = ("index_name", "columns") if batch else ("index_name", "table_name", "columns")
         args = _Args(call, names)
         table = self._batch_table(args, batch)
         unique = self._flag(args.get("unique"), False)
-        yield CreateIndex(
+        return CreateIndex(
             table,
             self._optional_name(args, "index_name", (table,)),
             self._names(args.get("columns"), (table,)),
@@ -1196,9 +1228,7 @@ class _BodyReader:
             self._flag(args.get("if_not_exists"), False) is True,
         )
 
-    def _drop_index(
-        self, call: ast.Call, line: int, column: int, batch: str | None
-    ) -> Iterator[Operation]:
+    def _drop_index(self, call: ast.Call, line: int, column: int, batch: str | None) -> Operation:
         args = _Args(call, ("index_name",) if batch else ("index_name", "table_name"))
         if batch is not None:
             table: str | None = batch
@@ -1210,11 +1240,13 @@ class _BodyReader:
         if table is None:
             schema = self._optional_name(args, "schema")
             name = f"{schema}.{name}" if schema else name
-        yield DropIndex(table, name, line, column, self._flag(args.get("if_exists"), False) is True)
+        return DropIndex(
+            table, name, line, column, self._flag(args.get("if_exists"), False) is True
+        )
 
     def _create_unique(
         self, call: ast.Call, line: int, column: int, batch: str | None
-    ) -> Iterator[Operation]:
+    ) -> Operation:
         names = (
             ("constraint_name", "columns")
             if batch
@@ -1222,7 +1254,7 @@ class _BodyReader:
         )
         args = _Args(call, names)
         table = self._batch_table(args, batch)
-        yield CreateUniqueConstraint(
+        return CreateUniqueConstraint(
             table,
             self._optional_name(args, "constraint_name", (table,)),
             self._names(args.get("columns"), (table,)),
@@ -1232,7 +1264,7 @@ class _BodyReader:
 
     def _create_foreign_key(
         self, call: ast.Call, line: int, column: int, batch: str | None
-    ) -> Iterator[Operation]:
+    ) -> Operation:
         names = (
             ("constraint_name", "referent_table", "local_cols", "remote_cols")
             if batch
@@ -1245,7 +1277,7 @@ class _BodyReader:
             table = f"{schema}.{self._required(args, 'source_table')}"
         referent = self._required(args, "referent_table", (table,))
         referent_schema = self._optional_name(args, "referent_schema", (table,))
-        yield CreateForeignKey(
+        return CreateForeignKey(
             table,
             self._optional_name(args, "constraint_name", (table,)),
             f"{referent_schema}.{referent}" if referent_schema else referent,
@@ -1257,7 +1289,7 @@ class _BodyReader:
 
     def _create_primary_key(
         self, call: ast.Call, line: int, column: int, batch: str | None
-    ) -> Iterator[Operation]:
+    ) -> Operation:
         names = (
             ("constraint_name", "columns")
             if batch
@@ -1265,7 +1297,7 @@ class _BodyReader:
         )
         args = _Args(call, names)
         table = self._batch_table(args, batch)
-        yield CreatePrimaryKey(
+        return CreatePrimaryKey(
             table,
             self._optional_name(args, "constraint_name", (table,)),
             self._names(args.get("columns"), (table,)),
@@ -1273,9 +1305,7 @@ class _BodyReader:
             column,
         )
 
-    def _create_check(
-        self, call: ast.Call, line: int, column: int, batch: str | None
-    ) -> Iterator[Operation]:
+    def _create_check(self, call: ast.Call, line: int, column: int, batch: str | None) -> Operation:
         names = (
             ("constraint_name", "condition")
             if batch
@@ -1284,7 +1314,7 @@ class _BodyReader:
         args = _Args(call, names)
         table = self._batch_table(args, batch)
         condition = args.get("condition")
-        yield CreateCheckConstraint(
+        return CreateCheckConstraint(
             table,
             self._optional_name(args, "constraint_name", (table,)),
             _source(condition) if condition is not None else "",
@@ -1294,13 +1324,13 @@ class _BodyReader:
 
     def _drop_constraint(
         self, call: ast.Call, line: int, column: int, batch: str | None
-    ) -> Iterator[Operation]:
+    ) -> Operation:
         names = (
             ("constraint_name", "type_") if batch else ("constraint_name", "table_name", "type_")
         )
         args = _Args(call, names)
         table = self._batch_table(args, batch)
-        yield DropConstraint(
+        return DropConstraint(
             table,
             self._required(args, "constraint_name", (table,)),
             self._optional_name(args, "type_", (table,)),
@@ -1309,7 +1339,7 @@ class _BodyReader:
         )
 
 
-_Builder = Callable[[_BodyReader, ast.Call, int, int, "str | None"], Iterator[Operation]]
+_Builder = Callable[[_BodyReader, ast.Call, int, int, "str | None"], Operation]
 
 _OP_BUILDERS: dict[str, _Builder] = {
     "create_table": _BodyReader._create_table,
@@ -1442,10 +1472,15 @@ def _conditional_op(operation: Operation, why: str) -> Opaque:
 
 
 def _is_schema_item(node: ast.expr) -> bool:
-    name = (_dotted(node.func) or "") if isinstance(node, ast.Call) else ""
-    return name.rsplit(".", 1)[-1] in ("ForeignKey", "Sequence", "Identity", "Computed") or (
+    name = _call_name(node)
+    return name in ("ForeignKey", "Sequence", "Identity", "Computed") or (
         name.endswith("Constraint")
     )
+
+
+def _is_true(node: ast.expr | None) -> bool:
+    """Whether the argument is written `True` (what `_flag(node, False) is True` tells)."""
+    return type(node) is ast.Constant and node.value is True
 
 
 def _is_data_statement(node: ast.expr) -> bool:

@@ -434,6 +434,16 @@ class _ModuleReader:
     def _bind(
         self, found: dict[str, Assignment], name: str, value: ast.expr, annotated: bool
     ) -> None:
+        if type(value) is ast.Constant:
+            # Most assignments: a string or None (what _constant would say, without the call).
+            constant = value.value
+            if constant is None or type(constant) is str:
+                self.local[name] = constant
+            else:
+                self.local.pop(name, None)
+            if name in IDENTIFIER_NAMES:
+                found[name] = self._constant_assignment(name, value, annotated)
+            return
         resolved = self._constant(value)
         if resolved is not _UNRESOLVED:
             self.local[name] = resolved  # type: ignore[assignment]
@@ -442,7 +452,22 @@ class _ModuleReader:
         if name in IDENTIFIER_NAMES:
             found[name] = self._assignment(name, value, annotated)
 
+    def _constant_assignment(self, name: str, value: ast.Constant, annotated: bool) -> Assignment:
+        """`_assignment` of a literal: None, a string, or another literal's type."""
+        line, column = self._position(value)
+        constant = value.value
+        if constant is None:
+            return Assignment(name, line, column, "none", (), annotated)
+        source = self._segment(value)
+        if type(constant) is str:
+            item = Identifier(constant, line, column, source)
+        else:
+            item = Identifier(None, line, column, source, type(constant).__name__)
+        return Assignment(name, line, column, "scalar", (item,), annotated)
+
     def _assignment(self, name: str, value: ast.expr, annotated: bool) -> Assignment:
+        if type(value) is ast.Constant:
+            return self._constant_assignment(name, value, annotated)
         line, column = self._position(value)
         if isinstance(value, ast.Constant) and value.value is None:
             return Assignment(name, line, column, "none", (), annotated)
@@ -587,15 +612,21 @@ def _read_header(
     if not any(label in docstring for label in _HEADER_LABELS):
         return (start, end), ()  # no label in the docstring: none on its source lines either
     found: dict[str, HeaderField] = {}
-    for number in range(start, min(end, len(lines)) + 1):
-        match = _HEADER_LINE.match(lines[number - 1])
-        if match and match.group("label") not in found:
-            label = match.group("label")
-            value = match.group("value")
-            if number == end:
-                # The closing quotes may share the line: `Revises: abc"""`.
-                value = value.rstrip("\"'").rstrip()
-            found[label] = HeaderField(label, value, number, match.start("value") + 1)
+    # One search over the docstring's source lines (the pattern anchors at each line start and
+    # never crosses a line end: what matching line by line finds).
+    source = "\n".join(lines[start - 1 : min(end, len(lines))])
+    for match in _HEADER_LINE.finditer(source):
+        label = match.group("label")
+        if label in found:
+            continue
+        at = match.start()
+        number = start + source.count("\n", 0, at)
+        value = match.group("value")
+        if number == end:
+            # The closing quotes may share the line: `Revises: abc"""`.
+            value = value.rstrip("\"'").rstrip()
+        column = match.start("value") - (source.rfind("\n", 0, at) + 1) + 1
+        found[label] = HeaderField(label, value, number, column)
     return (start, end), tuple(found.values())
 
 

@@ -450,6 +450,38 @@ def _corpus() -> list[Any]:
     return modules
 
 
+def test_call_name_is_the_last_part_of_the_dotted_callee() -> None:
+    """`_call_name` (a loop over the callee) gives what splitting `_dotted(call.func)` gives,
+    on every node of the corpus."""
+    import ast
+
+    from chainlint.ops import _call_name, _dotted
+
+    calls = 0
+    for module in _corpus():
+        for node in ast.walk(module):
+            if isinstance(node, ast.Call):
+                calls += 1
+                assert _call_name(node) == (_dotted(node.func) or "").rsplit(".", 1)[-1]
+            elif isinstance(node, ast.expr):
+                assert _call_name(node) == ""
+    assert calls > 1000
+
+
+def test_a_long_attribute_chain_is_read_without_recursion() -> None:
+    """`sa.x.x....Column(...)` thousands deep parses; reading it must not exhaust the stack
+    (the file was CL009 `RecursionError` before)."""
+    chain = "sa" + ".x" * 2000
+    source = (
+        "revision = 'a'\ndown_revision = None\n"
+        f"def upgrade():\n    op.create_table('t', {chain}.Column('id', sa.Integer()))\n"
+    )
+    file = parse_revision_source(Path("a_chain.py"), source.encode())
+    assert file.problem is None and file.operations is not None
+    [table] = file.operations.upgrade
+    assert isinstance(table, CreateTable) and [c.name for c in table.columns] == ["id"]
+
+
 def test_source_is_ast_unparse_for_every_expression() -> None:
     import ast
 

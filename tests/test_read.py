@@ -152,6 +152,42 @@ def test_docstring_header(tmp_path: Path) -> None:
     assert file.docstring_lines == (1, 7)
 
 
+HEADER_LAYOUTS = (
+    '"""x\n\nRevision ID: a\nRevises: b\nCreate Date: c\n\n"""\n',
+    '"""Revision ID: a\r\nRevises: b, c\r\nCreate Date: d"""\r\n',
+    "'''x\rRevision ID: a\r  Revises:  b  \rRevises: c\r'''\r",
+    'r"""x\n\tRevision ID :a\nRevises: b\'\'\'\nCreate Date:"""\n',
+    '"""x\nRevises: a"""\n',
+    '"""x\n# Revision ID: a\nRevision IDs: b\nRevises a\n\n   Create Date:   é  \n"""\n',
+    '"""x\nRevision ID: a\nRevision ID: b\n"""\n',
+    '"""\nRevision ID: a"""\n',
+)
+
+
+@pytest.mark.parametrize("docstring", HEADER_LAYOUTS)
+def test_header_is_what_each_line_matched_alone_gives(docstring: str) -> None:
+    """The header is read with one search over the docstring's lines: the same fields,
+    values and positions as matching each source line on its own."""
+    from chainlint.read import _HEADER_LINE, HeaderField, _read_header, split_lines
+
+    source = docstring + "revision = 'a'\n"
+    module = ast.parse(source)
+    lines = split_lines(source)
+    first = module.body[0]
+    start, end = first.lineno, first.end_lineno or first.lineno
+    expected: dict[str, HeaderField] = {}
+    for number in range(start, min(end, len(lines)) + 1):
+        match = _HEADER_LINE.match(lines[number - 1])
+        if match and match.group("label") not in expected:
+            value = match.group("value")
+            if number == end:
+                value = value.rstrip("\"'").rstrip()
+            label = match.group("label")
+            expected[label] = HeaderField(label, value, number, match.start("value") + 1)
+    assert expected
+    assert _read_header(module, lines) == ((start, end), tuple(expected.values()))
+
+
 def test_empty_revises_header(tmp_path: Path) -> None:
     file = read(tmp_path, '"""x\n\nRevision ID: a\nRevises:\n"""\nrevision = "a"\n')
     revises = file.header_field("Revises")
