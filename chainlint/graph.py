@@ -10,14 +10,17 @@ count); `bases` are revisions whose `down_revision` is None, `()` or `[]`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from chainlint.discover import Environment
 from chainlint.read import Assignment, Identifier, RevisionFile
+
+if TYPE_CHECKING:
+    # Imported when a graph is built, not when a module merely names the class.
+    import networkx as nx
 
 PARENT = "parent"
 DEPENDENCY = "dependency"
@@ -68,8 +71,43 @@ def alembic_items(file: RevisionFile, field: str) -> tuple[Identifier, ...]:
     return items
 
 
+def topological_order(
+    links_in: Mapping[str, Sequence[str]], links_out: Mapping[str, Sequence[str]]
+) -> list[str] | None:
+    """The nodes in networkx's `topological_sort` order over the same adjacency (Kahn's
+    algorithm, nodes without parents first in node order, each node's children in link order);
+    None when the links form a cycle."""
+    indegree = {node: len(parents) for node, parents in links_in.items()}
+    order = [node for node, count in indegree.items() if count == 0]
+    for node in order:  # the list grows while it is read: a first-in, first-out queue
+        for child in links_out[node]:
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                order.append(child)
+    return order if len(order) == len(indegree) else None
+
+
+def longest_distances(
+    order: Sequence[str], links_in: Mapping[str, Sequence[str]]
+) -> dict[str, int]:
+    """Each node's longest distance from a node without parents, along a topological order."""
+    generation: dict[str, int] = {}
+    for node in order:
+        distance = 0
+        for parent in links_in[node]:
+            if generation[parent] >= distance:
+                distance = generation[parent] + 1
+        generation[node] = distance
+    return generation
+
+
 class RevisionGraph:
-    """One environment's revisions as a networkx DiGraph, edges pointing from parent to child."""
+    """One environment's revisions and their links, edges pointing from parent to child.
+
+    The links are kept per revision (`parent_links`, `child_links`, `links_in`, `links_out`),
+    which the walks over every revision use without networkx's per-call cost; `dag` and
+    `parent_dag` are the same links as networkx DiGraphs, built (and networkx imported) when
+    first asked for: cycles, the history report, the database rules."""
 
     def __init__(self, environment: Environment, files: Sequence[RevisionFile]) -> None:
         self.environment = environment
@@ -79,9 +117,16 @@ class RevisionGraph:
         self.branch_labels: dict[str, str] = {}
         self.label_conflicts: list[LabelConflict] = []
         self.dangling: list[DanglingReference] = []
-        # Every link (down_revision and depends_on), and the down_revision links alone.
-        self.dag: nx.DiGraph = nx.DiGraph()
-        self.parent_dag: nx.DiGraph = nx.DiGraph()
+        # The revisions that declare branch labels, with their labels.
+        self.labelled: dict[str, tuple[str, ...]] = {}
+        # Whether some depends_on entry links two revisions that no down_revision links.
+        self.dependency_links = False
+        # Per revision: its down_revision parents that are revisions, and its children by them;
+        # every link into it (parents, then dependencies) and out of it.
+        self.parent_links: dict[str, tuple[str, ...]] = {}
+        self.child_links: dict[str, list[str]] = {}
+        self.links_in: dict[str, tuple[str, ...]] = {}
+        self.links_out: dict[str, list[str]] = {}
         self._build()
 
     # -- construction -------------------------------------------------------------------------
@@ -96,39 +141,92 @@ class RevisionGraph:
                 self.duplicates.setdefault(rev, [self.revisions[rev]]).append(file)
             # Alembic: the later file replaces the earlier one, keeping its place in the order.
             self.revisions[rev] = file
-        self.dag.add_nodes_from(self.revisions)
-        self.parent_dag.add_nodes_from(self.revisions)
-        for rev, file in self.revisions.items():
-            for label in file.labels:
+        revisions = self.revisions
+        for rev, file in revisions.items():
+            labels = file.labels
+            if labels:
+                self.labelled[rev] = labels
+            for label in labels:
                 if label in self.branch_labels:
                     self.label_conflicts.append(
                         LabelConflict(label, file, self.branch_labels[label])
                     )
-                elif label in self.revisions:
+                elif label in revisions:
                     self.label_conflicts.append(LabelConflict(label, file, label))
                 else:
                     self.branch_labels[label] = rev
-        for rev, file in self.revisions.items():
-            self._link(rev, file, "down_revision", PARENT)
-            self._link(rev, file, "depends_on", DEPENDENCY)
-
-    def _link(self, rev: str, file: RevisionFile, field: str, kind: str) -> None:
-        for identifier in alembic_items(file, field):
-            if identifier.value is None:
-                continue
-            if kind == PARENT:
-                target = identifier.value if identifier.value in self.revisions else None
+        # Each revision's links in the order its entries name them, a repeated one once:
+        # down_revision parents first, then depends_on targets that are not parents.
+        parent_links: dict[str, tuple[str, ...]] = {}
+        links_in: dict[str, tuple[str, ...]] = {}
+        for rev, file in revisions.items():
+            found: list[str] = []
+            down = file.down_revision
+            for identifier in down.items if down is not None else ():
+                value = identifier.value
+                if value is None:
+                    continue
+                if value in revisions:
+                    if value not in found:
+                        found.append(value)
+                    continue
+                holder = self.branch_labels.get(value)
+                self.dangling.append(
+                    DanglingReference(rev, file, "down_revision", identifier, holder)
+                )
+            parents = parent_links[rev] = tuple(found)
+            for identifier in alembic_items(file, "depends_on"):
+                value = identifier.value
+                if value is None:
+                    continue
+                target = self.resolve(value)
+                if target is None:
+                    self.dangling.append(DanglingReference(rev, file, "depends_on", identifier))
+                elif target not in found:
+                    found.append(target)
+            if len(found) == len(parents):
+                links_in[rev] = parents
             else:
-                target = self.resolve(identifier.value)
-            if target is None:
-                holder = self.branch_labels.get(identifier.value) if kind == PARENT else None
-                self.dangling.append(DanglingReference(rev, file, field, identifier, holder))
-                continue
-            if kind == PARENT:
-                self.parent_dag.add_edge(target, rev)
-                self.dag.add_edge(target, rev, kind=kind)
-            elif not self.dag.has_edge(target, rev):
-                self.dag.add_edge(target, rev, kind=kind)
+                links_in[rev] = tuple(found)
+                self.dependency_links = True
+        child_links: dict[str, list[str]] = {rev: [] for rev in revisions}
+        links_out: dict[str, list[str]] = {rev: [] for rev in revisions}
+        for rev, parents in parent_links.items():
+            for parent in parents:
+                child_links[parent].append(rev)
+        for rev, linked in links_in.items():
+            for parent in linked:
+                links_out[parent].append(rev)
+        self.parent_links, self.links_in = parent_links, links_in
+        self.child_links, self.links_out = child_links, links_out
+
+    @cached_property
+    def dag(self) -> nx.DiGraph:
+        """Every link (down_revision and depends_on), each edge's `kind` PARENT or DEPENDENCY;
+        nodes and edges in the order of the links above, as the graph was always built."""
+        import networkx as nx
+
+        dag = nx.DiGraph()
+        dag.add_nodes_from(self.revisions)
+        for rev, linked in self.links_in.items():
+            parents = len(self.parent_links[rev])
+            dag.add_edges_from(
+                (parent, rev, {"kind": PARENT if index < parents else DEPENDENCY})
+                for index, parent in enumerate(linked)
+            )
+        return dag
+
+    @cached_property
+    def parent_dag(self) -> nx.DiGraph:
+        """The down_revision links alone."""
+        import networkx as nx
+
+        parent_dag = nx.DiGraph()
+        parent_dag.add_nodes_from(self.revisions)
+        parent_dag.add_edges_from(
+            (parent, rev) for rev, parents in self.parent_links.items() for parent in parents
+        )
+        return parent_dag
 
     # -- lookups --------------------------------------------------------------------------------
 
@@ -149,12 +247,12 @@ class RevisionGraph:
         return tuple(name for name in resolved if name is not None)
 
     def children(self, rev: str) -> tuple[str, ...]:
-        return tuple(self.parent_dag.successors(rev))
+        return tuple(self.child_links[rev])
 
     @cached_property
     def heads(self) -> tuple[str, ...]:
-        out_degree = self.parent_dag.out_degree
-        return tuple(rev for rev in self.revisions if out_degree(rev) == 0)
+        children = self.child_links
+        return tuple(rev for rev in self.revisions if not children[rev])
 
     @cached_property
     def bases(self) -> tuple[str, ...]:
@@ -188,29 +286,62 @@ class RevisionGraph:
 
     @cached_property
     def merge_points(self) -> tuple[str, ...]:
-        return tuple(rev for rev, file in self.revisions.items() if len(file.down_revisions) > 1)
+        return tuple(
+            rev
+            for rev, file in self.revisions.items()
+            # `items` first: most revisions have one entry, and building `down_revisions` costs
+            if file.down_revision is not None
+            and len(file.down_revision.items) > 1
+            and len(file.down_revisions) > 1
+        )
 
     def ancestors(self, rev: str, *, include_dependencies: bool = False) -> set[str]:
-        graph = self.dag if include_dependencies else self.parent_dag
-        return set(nx.ancestors(graph, rev))
+        return self._reach(rev, self.links_in if include_dependencies else self.parent_links)
 
     def descendants(self, rev: str, *, include_dependencies: bool = False) -> set[str]:
-        graph = self.dag if include_dependencies else self.parent_dag
-        return set(nx.descendants(graph, rev))
+        return self._reach(rev, self.links_out if include_dependencies else self.child_links)
+
+    def _reach(self, rev: str, links: Mapping[str, Sequence[str]]) -> set[str]:
+        """What `rev` reaches along `links`, itself excluded (networkx's ancestors/descendants)."""
+        if rev not in links:
+            import networkx as nx
+
+            raise nx.NetworkXError(f"The node {rev} is not in the digraph.")
+        seen: set[str] = set()
+        stack = [rev]
+        while stack:
+            for other in links[stack.pop()]:
+                if other not in seen:
+                    seen.add(other)
+                    stack.append(other)
+        seen.discard(rev)
+        return seen
+
+    @cached_property
+    def link_order(self) -> list[str] | None:
+        """Every revision, parents and dependencies first, in networkx's `topological_sort`
+        order of `dag`; None when the links form a cycle (CL004)."""
+        return topological_order(self.links_in, self.links_out)
 
     @cached_property
     def generation(self) -> dict[str, int] | None:
         """Each revision's longest distance from a base through `down_revision` links (None
         when they form a cycle): an ancestor always has a smaller generation."""
-        try:
-            order = list(nx.topological_sort(self.parent_dag))
-        except nx.NetworkXUnfeasible:
+        if not self.dependency_links:  # links_in is parent_links: the same graph
+            order = self.link_order
+        else:
+            order = topological_order(self.parent_links, self.child_links)
+        if order is None:
             return None
-        generation: dict[str, int] = {}
-        for rev in order:
-            parents = self.parent_dag.predecessors(rev)
-            generation[rev] = max((generation[p] + 1 for p in parents), default=0)
-        return generation
+        return longest_distances(order, self.parent_links)
+
+    @cached_property
+    def link_generation(self) -> dict[str, int]:
+        """Each revision's longest distance from a revision without links into it, through
+        every link (empty when they form a cycle)."""
+        if not self.dependency_links and self.generation is not None:
+            return self.generation
+        return longest_distances(self.link_order or [], self.links_in)
 
     def is_ancestor(self, ancestor: str, rev: str) -> bool:
         """Whether `ancestor` is reached from `rev` through `down_revision` links; the search
@@ -222,7 +353,7 @@ class RevisionGraph:
         seen = {rev}
         stack = [rev]
         while stack:
-            for parent in self.parent_dag.predecessors(stack.pop()):
+            for parent in self.parent_links[stack.pop()]:
                 if parent == ancestor:
                     return True
                 if parent not in seen and generation[parent] > floor:
@@ -232,6 +363,10 @@ class RevisionGraph:
 
     def cycles(self) -> Iterator[list[str]]:
         """Each group of revisions that reach themselves through parent/dependency links."""
+        if self.link_order is not None:
+            return  # in an order where every link points forward, nothing reaches itself
+        import networkx as nx
+
         for component in nx.strongly_connected_components(self.dag):
             if len(component) > 1:
                 yield sorted(component)
@@ -241,18 +376,19 @@ class RevisionGraph:
         revisions among `rev` and its `down_revision` ancestors that no other of them descends
         from. Distance does not count, so a redundant merge parent (an ancestor of another
         parent) changes nothing, as in Alembic, where a label spreads to every descendant."""
-        own = self.revisions[rev].labels
+        labelled_revisions = self.labelled
+        own = labelled_revisions.get(rev)
         if own:
             return frozenset(own)
         labelled: list[str] = []
         seen = {rev}
         stack = [rev]
         while stack:
-            for parent in self.parent_dag.predecessors(stack.pop()):
+            for parent in self.parent_links[stack.pop()]:
                 if parent in seen:
                     continue
                 seen.add(parent)
-                if self.revisions[parent].labels:
+                if parent in labelled_revisions:
                     labelled.append(parent)  # the walk stops at the first label on each path
                 else:
                     stack.append(parent)

@@ -10,7 +10,7 @@ made about known tables, or about tables the traced history itself dropped.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -665,28 +665,20 @@ class SchemaHistory:
     """The schema before and after every revision of one graph, computed on demand."""
 
     def __init__(self, graph: RevisionGraph) -> None:
-        self.graph = graph
-        self.order: list[str] = []
-        self.cyclic = False
-        try:
-            import networkx as nx
+        from chainlint.graph import is_unresolved
 
-            self.order = list(nx.topological_sort(graph.dag))
-        except Exception:  # a cycle (CL004): nothing can be replayed
-            self.cyclic = True
+        self.graph = graph
+        order = graph.link_order
+        # A cycle (CL004): nothing can be replayed.
+        self.cyclic = order is None
+        self.order: list[str] = order if order is not None else []
         self._position = {rev: i for i, rev in enumerate(self.order)}
-        self._generation: dict[str, int] = {}
-        for rev in self.order:
-            preds = list(graph.dag.predecessors(rev))
-            self._generation[rev] = max((self._generation[p] + 1 for p in preds), default=0)
+        self._generation = graph.link_generation
         # Revisions whose history cannot be traced: an unknown or computed parent.
         self._untraced = {ref.revision for ref in graph.dangling}
         for rev, file in graph.revisions.items():
-            for assignment in (file.down_revision, file.depends_on):
-                if assignment is not None and (
-                    assignment.shape == "dynamic" or assignment.unresolved
-                ):
-                    self._untraced.add(rev)
+            if is_unresolved(file.down_revision) or is_unresolved(file.depends_on):
+                self._untraced.add(rev)
         self._snapshots: dict[tuple[str, str], Schema] = {}
         self._problems: list[Problem] | None = None
         self._reverts: dict[str, Revert] | None = None
@@ -737,9 +729,7 @@ class SchemaHistory:
             if self.cyclic or rev not in self._position:
                 self._snapshots[key] = Schema(MappingProxyType({}), (), True)
             else:
-                import networkx as nx
-
-                ancestors = nx.ancestors(self.graph.dag, rev)
+                ancestors = self.graph.ancestors(rev, include_dependencies=True)
                 revisions = [r for r in self.order if r in ancestors]
                 if when == "after":
                     revisions.append(rev)
@@ -762,11 +752,11 @@ class SchemaHistory:
         if ancestor == rev:
             return True
         floor = self._generation[ancestor]
-        dag = self.graph.dag
+        links_in = self.graph.links_in
         seen = {rev}
         stack = [rev]
         while stack:
-            for parent in dag.predecessors(stack.pop()):
+            for parent in links_in[stack.pop()]:
                 if parent == ancestor:
                     return True
                 if parent not in seen and self._generation[parent] > floor:
@@ -774,13 +764,13 @@ class SchemaHistory:
                     stack.append(parent)
         return False
 
-    def _branch_only(self, base: str, others: list[str]) -> list[str]:
+    def _branch_only(self, base: str, others: Sequence[str]) -> list[str]:
         """Ancestors-or-self of `others` that are not ancestors-or-self of `base`, in order."""
         found: set[str] = set()
         stack = [o for o in others if not self._is_ancestor_or_self(o, base)]
         found.update(stack)
         while stack:
-            for parent in self.graph.dag.predecessors(stack.pop()):
+            for parent in self.graph.links_in[stack.pop()]:
                 if parent not in found and not self._is_ancestor_or_self(parent, base):
                     found.add(parent)
                     stack.append(parent)
@@ -794,9 +784,9 @@ class SchemaHistory:
         self._problems, self._reverts = problems, reverts
         if self.cyclic:
             return
-        dag = self.graph.dag
+        links_in, links_out = self.graph.links_in, self.graph.links_out
         states: dict[str, _State] = {}
-        remaining = {rev: dag.out_degree(rev) for rev in self.order}
+        remaining = {rev: len(links_out[rev]) for rev in self.order}
         own: set[tuple[str, int, str]] = set()
 
         def take(rev: str) -> _State:
@@ -806,7 +796,9 @@ class SchemaHistory:
             return states[rev].copy()
 
         for rev in self.order:
-            preds = sorted(dag.predecessors(rev), key=lambda p: (-self._generation[p], p))
+            preds: Sequence[str] = links_in[rev]
+            if len(preds) > 1:
+                preds = sorted(preds, key=lambda p: (-self._generation[p], p))
             if not preds:
                 state = _State()
             else:
@@ -838,7 +830,7 @@ class SchemaHistory:
         self,
         rev: str,
         base: str,
-        others: list[str],
+        others: Sequence[str],
         state: _State,
         own: set[tuple[str, int, str]],
         problems: list[Problem],

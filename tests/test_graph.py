@@ -6,10 +6,16 @@ import json
 import re
 from pathlib import Path
 
+import networkx as nx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chainlint.cli import main
+from chainlint.discover import Environment
 from chainlint.docs import render_rules_markdown
+from chainlint.graph import DEPENDENCY, PARENT, RevisionGraph, alembic_items
+from chainlint.read import Assignment, Identifier, RevisionFile
 from chainlint.rules.base import migration
 from helpers import write_tree
 
@@ -306,3 +312,131 @@ def test_unreadable_file_whose_ids_were_recovered_stays_in_place(tmp_path: Path)
     console = Console(width=200, no_color=True, record=True)
     console.print(history.render_tree(view))
     assert "├── b  broken  (unreadable)  CL009" in console.export_text()
+
+
+# -- the graph's own links against networkx ---------------------------------------------------
+
+_NAMES = st.sampled_from(["a", "b", "c", "d", "e", "f", "lbl", "x", ""])
+
+
+@st.composite
+def _revision_files(draw: st.DrawFn) -> list[RevisionFile]:
+    """Small random environments: unknown ids, labels, dependencies, repeats, duplicates,
+    self-links and cycles."""
+
+    def assignment(name: str, values: tuple[str, ...] | None) -> Assignment:
+        if values is None:
+            return Assignment(name, 1, 1, "none")
+        shape = "scalar" if len(values) == 1 and draw(st.booleans()) else "sequence"
+        items = tuple(Identifier(value, 1, 1, repr(value)) for value in values)
+        return Assignment(name, 1, 1, shape, items)
+
+    names = st.one_of(st.none(), st.lists(_NAMES, max_size=3).map(tuple))
+    files = []
+    for index in range(draw(st.integers(1, 9))):
+        files.append(
+            RevisionFile(
+                Path(f"/versions/{index}.py"),
+                revision=assignment("revision", (draw(_NAMES.filter(bool)),)),
+                down_revision=assignment("down_revision", draw(names)),
+                branch_labels=assignment("branch_labels", draw(names)),
+                depends_on=assignment("depends_on", draw(names)),
+            )
+        )
+    return files
+
+
+def _reference_graphs(graph: RevisionGraph) -> tuple[nx.DiGraph, nx.DiGraph]:
+    """The two DiGraphs as the graph first built them: an edge at a time, in link order."""
+    dag, parent_dag = nx.DiGraph(), nx.DiGraph()
+    dag.add_nodes_from(graph.revisions)
+    parent_dag.add_nodes_from(graph.revisions)
+    for rev, file in graph.revisions.items():
+        for identifier in alembic_items(file, "down_revision"):
+            if identifier.value in graph.revisions:
+                parent_dag.add_edge(identifier.value, rev)
+                dag.add_edge(identifier.value, rev, kind=PARENT)
+        for identifier in alembic_items(file, "depends_on"):
+            target = graph.resolve(identifier.value) if identifier.value is not None else None
+            if target is not None and not dag.has_edge(target, rev):
+                dag.add_edge(target, rev, kind=DEPENDENCY)
+    return dag, parent_dag
+
+
+def _same_digraph(made: nx.DiGraph, expected: nx.DiGraph) -> None:
+    assert list(made.nodes) == list(expected.nodes)
+    assert list(made.edges(data=True)) == list(expected.edges(data=True))
+    for node in expected:
+        assert list(made.predecessors(node)) == list(expected.predecessors(node))
+        assert list(made.successors(node)) == list(expected.successors(node))
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_revision_files())
+def test_plain_links_and_walks_agree_with_networkx(files: list[RevisionFile]) -> None:
+    environment = Environment(Path("/versions"), "versions-folder", None, (), True, "", ())
+    graph = RevisionGraph(environment, files)
+    dag, parent_dag = _reference_graphs(graph)
+    _same_digraph(graph.dag, dag)
+    _same_digraph(graph.parent_dag, parent_dag)
+    for rev in graph.revisions:
+        assert graph.parent_links[rev] == tuple(parent_dag.predecessors(rev))
+        assert list(graph.child_links[rev]) == list(parent_dag.successors(rev))
+        assert graph.links_in[rev] == tuple(dag.predecessors(rev))
+        assert list(graph.links_out[rev]) == list(dag.successors(rev))
+        assert graph.children(rev) == tuple(parent_dag.successors(rev))
+        assert graph.ancestors(rev) == nx.ancestors(parent_dag, rev)
+        assert graph.descendants(rev) == nx.descendants(parent_dag, rev)
+        assert graph.ancestors(rev, include_dependencies=True) == nx.ancestors(dag, rev)
+        assert graph.descendants(rev, include_dependencies=True) == nx.descendants(dag, rev)
+    assert graph.heads == tuple(r for r in graph.revisions if parent_dag.out_degree(r) == 0)
+    try:
+        order: list[str] | None = list(nx.topological_sort(dag))
+    except nx.NetworkXUnfeasible:
+        order = None
+    assert graph.link_order == order
+    try:
+        parent_order = list(nx.topological_sort(parent_dag))
+    except nx.NetworkXUnfeasible:
+        assert graph.generation is None
+    else:
+        expected: dict[str, int] = {}
+        for rev in parent_order:
+            parents = parent_dag.predecessors(rev)
+            expected[rev] = max((expected[p] + 1 for p in parents), default=0)
+        assert graph.generation == expected
+    cycles = [sorted(c) for c in nx.strongly_connected_components(dag) if len(c) > 1]
+    assert list(graph.cycles()) == cycles
+    with pytest.raises(nx.NetworkXError):
+        graph.ancestors("not a revision")
+
+
+def test_check_without_a_cycle_never_imports_networkx(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    versions = write_tree(
+        tmp_path,
+        {
+            "a.py": migration(
+                "a", None, upgrade='op.create_table("t", sa.Column("id", sa.Integer()))'
+            ),
+            "b.py": migration("b", "a", branch_labels="x"),
+            "c.py": migration("c", "a", depends_on="b"),
+            "m.py": migration("m", ("b", "c", "a")),
+        },
+    )
+    probe = (
+        "import sys\n"
+        "from chainlint.cli import main\n"
+        "try:\n"
+        "    main(['check', '--no-cache', '--select', 'ALL', '-q', sys.argv[1]])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('networkx' in sys.modules, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(versions)], capture_output=True, text=True, check=False
+    )
+    assert done.stderr.strip().splitlines()[-1] == "False", done.stderr
+    assert "CL102" in done.stdout  # the rules ran over the graph

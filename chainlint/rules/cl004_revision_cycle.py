@@ -2,8 +2,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import networkx as nx
-
 from chainlint.findings import Finding
 from chainlint.graph import RevisionGraph
 from chainlint.rules.base import Example, Expected, Rule, RuleContext, migration
@@ -75,7 +73,12 @@ class RevisionCycle(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Finding]:
         graph = ctx.graph
+        links_in = graph.links_in
         for rev, file in graph.revisions.items():
+            # An entry naming the revision itself is a link to itself (or `depends_on = ""`
+            # of a revision whose id is "", which Alembic reads as no dependency).
+            if rev and rev not in links_in[rev]:
+                continue
             for field, assignment in (
                 ("down_revision", file.down_revision),
                 ("depends_on", file.depends_on),
@@ -113,6 +116,8 @@ def alembic_detects(graph: RevisionGraph, members: list[str]) -> bool:
     """Whether Alembic's RevisionMap._detect_cycles refuses this cycle: only when a member is
     not both reachable down from a head and up from a base (first through `down_revision`
     links, then through every link from the heads and bases that ignore dependencies)."""
+    import networkx as nx  # a cycle is rare: the check path never imports networkx otherwise
+
     for edges, heads, bases in (
         (graph.parent_dag, graph.heads, graph.bases),
         (graph.dag, _real_heads(graph), _real_bases(graph)),
