@@ -5,7 +5,10 @@ Two files per environment in the project's `.chainlint_cache/` folder (beside th
 
 - `read-*.json`: each file's read result, reused while the file's stat key is unchanged;
 - `result-*.json`: the environment's findings, reused while no file changed at all (a warm
-  `check` reads this file alone and never builds the graph).
+  `check` reads this file alone and never builds the graph);
+- `files-*.json`: each file's stat key and row digest when those findings were made, so a run
+  after a `touch` or a checkout reads only the files whose stat key changed, and reuses the
+  findings when each reads as it did, without loading the read results.
 
 Plain JSON only: a cache folder can arrive inside a pull request, and pickle or marshal data from
 it would run or crash code in CI. Each file is one header line (schema version, chainlint's
@@ -41,7 +44,7 @@ if TYPE_CHECKING:
 # functions that encode and decode files: a warm run answered by the result cache needs neither.
 
 CACHE_DIR = ".chainlint_cache"
-SCHEMA = 4
+SCHEMA = 5
 # The markers of a project root, nearest first, for environments without a configuration file.
 _ROOT_MARKERS = ("pyproject.toml", "alembic.ini", "setup.cfg", "setup.py", ".git")
 # A cache file larger than this is not read (a cache is about 0.3 KB per migration).
@@ -270,15 +273,28 @@ def _decode(kind: str, data: bytes | None) -> Any:
 # -- per-file read results ---------------------------------------------------------------------
 
 
+def row_digest(row: Any) -> str:
+    """What names a file's row: a digest of its compact JSON (tuples and lists alike). A file
+    whose stat changed is read again; when its new row has the old digest (a `touch`, a
+    checkout that rewrote the same bytes, a module change it does not see), the environment's
+    content key is unchanged and its findings still hold."""
+    text = json.dumps(row, separators=(",", ":"))
+    return hashlib.sha256(text.encode("ascii")).hexdigest()[:32]
+
+
+def content_digest(material: str, paths: Sequence[Path | str], digests: Sequence[str]) -> str:
+    """A digest of what the findings depend on: `material` (chainlint's version, the
+    environment's configuration, the settings) and each file's path and row digest."""
+    digest = hashlib.sha256(material.encode("utf-8"))
+    digest.update(b"\0\0" + "\0".join(map(str, paths)).encode("utf-8", "surrogatepass"))
+    digest.update(b"\0\0" + "\0".join(digests).encode("ascii"))
+    return digest.hexdigest()
+
+
 class ReadCache:
     """One environment's read results: load, look up, record, save.
 
-    An entry is `[stat key, [[module, stat key], ...], row, origin]`. The origin names the
-    row's content: the stat keys of the file and its modules when this row was first read. A
-    file whose stat changed is read again; when its new row equals the old one (a `touch`, a
-    checkout that rewrote the same bytes, a module change it does not see) the entry keeps its
-    origin, so the environment's content key (`content_key`) is unchanged and its findings
-    still hold."""
+    An entry is `[stat key, [[module, stat key], ...], row, row digest]`."""
 
     def __init__(self, folder: Path | None, environment_root: Path, files: int = 0) -> None:
         self.folder = folder
@@ -331,34 +347,35 @@ class ReadCache:
             self.dirty = True
             return None
 
-    def put(self, path: Path, key: Stamp | None, file: RevisionFile, row: Any = None) -> None:
-        """Record a file just read. Its origin stays the old entry's when the row is the same."""
+    def put(
+        self, path: Path, key: Stamp | None, file: RevisionFile, row: Any = None, digest: str = ""
+    ) -> None:
+        """Record a file just read (`row` and its `digest` when already made)."""
         if key is None:
             return
         dependencies = [[str(p), self._module_stamp(str(p))] for p in file.used_modules]
         if row is None:
             row = encode_file(file)
-        # What identifies this row: the stat keys of the file and of the modules it read.
-        origin: Any = [key, dependencies]
-        old = self.entries.get(str(path))
-        if type(old) is list and len(old) == 4 and _same_row(old[2], row):
-            origin = old[3]
-        self.entries[str(path)] = [key, dependencies, row, origin]
+        self.entries[str(path)] = [key, dependencies, row, digest or row_digest(row)]
         self.dirty = True
 
-    def content_key(self, material: str, paths: list[Path]) -> str | None:
-        """A digest of what the findings depend on: `material` (chainlint's version, the
-        environment's configuration, the settings) and each file's path and row origin. None
-        when a file has no entry (it could not be read)."""
-        digest = hashlib.sha256(material.encode("utf-8"))
-        parts = []
+    def table(self, paths: Sequence[Path | str]) -> tuple[list[Stamp], list[str]] | None:
+        """Each file's stat key and row digest, or None when a file has no entry (it could not
+        be read)."""
+        stamps, digests = [], []
         for path in paths:
             entry = self.entries.get(str(path))
-            if type(entry) is not list or len(entry) != 4:
+            if type(entry) is not list or len(entry) != 4 or type(entry[3]) is not str:
                 return None
-            parts.append(f"{path}\0{json.dumps(entry[3])}\0")
-        digest.update("".join(parts).encode("utf-8", "surrogatepass"))
-        return digest.hexdigest()
+            stamps.append(entry[0])
+            digests.append(entry[3])
+        return stamps, digests
+
+    def content_key(self, material: str, paths: Sequence[Path | str]) -> str | None:
+        """The content digest of these files (see `content_digest`), None when a file has no
+        entry."""
+        table = self.table(paths)
+        return content_digest(material, paths, table[1]) if table is not None else None
 
     def save(self, keep: set[str]) -> None:
         """Write the entries for `keep` (the environment's current files) atomically."""
@@ -370,14 +387,6 @@ class ReadCache:
         with opened(self.folder, create=True) as folder:
             if folder is not None:
                 folder.write(self.name, _encode("read", self.entries))
-
-
-def _same_row(old: Any, new: Any) -> bool:
-    # Through JSON text: the new row may hold tuples where the loaded one has lists.
-    try:
-        return json.dumps(old, separators=(",", ":")) == json.dumps(new, separators=(",", ":"))
-    except (TypeError, ValueError, RecursionError):
-        return False
 
 
 ReadMany = Callable[[list[Path]], list[tuple["RevisionFile", Any]]]
@@ -579,14 +588,25 @@ _FINDING_ROWS = frozenset(
 )
 
 
+# More files than this with a new stat key (a checkout of another branch): the read results
+# are loaded instead of reading every such file before knowing whether any changed.
+_TOUCHED_LIMIT = 200
+
+# Each file's stat key and row digest (`ResultCache.load_touched`).
+Table = tuple[list[Stamp], list[str]]
+ReadDigests = Callable[[list[int]], list[str | None]]
+
+
 class ResultCache:
     """The environment's findings, under two keys: the stat key of every file (`key`: a warm
-    run reads this file alone) and the content key (`content`: see ReadCache), which still
-    matches when files were touched but read the same."""
+    run reads this file alone) and the content key (`content`: see `content_digest`), which
+    still matches when files were touched but read the same. Beside it, the files table: each
+    file's stat key and row digest for that content."""
 
     def __init__(self, folder: Path | None, environment_root: Path, files: int = 0) -> None:
         self.folder = folder
         self.name = _name("result", environment_root)
+        self.table_name = _name("files", environment_root)
         self.path = folder / self.name if folder is not None else None
         self.limit = _MAX_BYTES + _MAX_BYTES_PER_FILE * files
         self._document: Any = None
@@ -613,6 +633,61 @@ class ResultCache:
             return None
         return self._findings(document)
 
+    def load_touched(
+        self,
+        key: str,
+        material: str,
+        paths: Sequence[str],
+        keys: list[Stamp | None],
+        read: ReadDigests,
+    ) -> tuple[Summary, list[Finding]] | None:
+        """The findings, when the files whose stat key changed (at most `_TOUCHED_LIMIT`) read
+        as they did: `read` gives the row digests of the files at these indices (None for a
+        file that could not be read). The other files' digests come from the files table, which
+        must be the one of these findings (same content key) for these very paths, and no
+        module may have changed. Rekeyed for the next run when they do."""
+        document = self._read()
+        try:
+            content = document["content"]
+            if type(content) is not str:
+                return None
+            for module, module_key in document["modules"]:
+                if stamp(module) != module_key:
+                    return None
+            with opened(self.folder, create=False) as folder:
+                data = folder.read(self.table_name, self.limit) if folder is not None else None
+            table = _decode("files", data)
+            if type(table) is not dict or table["content"] != content:
+                return None
+            stamps, digests = table["stamps"], table["digests"]
+            if (
+                table["paths"] != list(paths)
+                or type(stamps) is not list
+                or len(stamps) != len(paths)
+                or type(digests) is not list
+                or len(digests) != len(paths)
+                or not all(type(d) is str for d in digests)
+                or content_digest(material, paths, digests) != content
+            ):
+                return None
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError):
+            return None
+        pairs = enumerate(zip(stamps, keys, strict=True))
+        changed = [i for i, (old, new) in pairs if new is None or old != new]
+        if not changed or len(changed) > _TOUCHED_LIMIT:
+            return None
+        fresh = read(changed)
+        if any(d is None or d != digests[i] for i, d in zip(changed, fresh, strict=True)):
+            return None
+        found = self._findings(document)
+        if found is None:
+            return None
+        for index in changed:
+            stamps[index] = keys[index]
+        self._write({**document, "key": key})
+        self._write_table(content, paths, (stamps, digests))
+        return found
+
     def load_content(self, content: str | None) -> tuple[Summary, list[Finding]] | None:
         """The findings, when every file reads as it did (the modules' constants are part of
         each file's row)."""
@@ -632,11 +707,14 @@ class ResultCache:
             return None
         return (count, tuple(heads), tuple(bases)), findings
 
-    def rekey(self, key: str) -> None:
-        """After a content hit: the same findings, under the files' new stat key."""
+    def rekey(self, key: str, paths: Sequence[Path | str] = (), table: Table | None = None) -> None:
+        """After a content hit: the same findings, under the files' new stat key (and the
+        files table, with the files' current stat keys)."""
         document = self._read()
         modules = [[module, stamp(module)] for module, _ in document["modules"]]
         self._write({**document, "key": key, "modules": modules})
+        if table is not None:
+            self._write_table(document["content"], paths, table)
 
     def save(
         self,
@@ -645,6 +723,8 @@ class ResultCache:
         findings: list[Finding],
         modules: set[Path],
         content: str | None = None,
+        paths: Sequence[Path | str] = (),
+        table: Table | None = None,
     ) -> None:
         self._write(
             {
@@ -655,11 +735,25 @@ class ResultCache:
                 "findings": [_finding_out(f) for f in findings],
             }
         )
+        if content is not None and table is not None:
+            self._write_table(content, paths, table)
 
     def _write(self, document: Any) -> None:
         with opened(self.folder, create=True) as folder:
             if folder is not None:
                 folder.write(self.name, _encode("result", document))
+
+    def _write_table(self, content: str, paths: Sequence[Path | str], table: Table) -> None:
+        stamps, digests = table
+        document = {
+            "content": content,
+            "paths": list(map(str, paths)),
+            "stamps": stamps,
+            "digests": digests,
+        }
+        with opened(self.folder, create=True) as folder:
+            if folder is not None:
+                folder.write(self.table_name, _encode("files", document))
 
 
 def environment_material(environment: Any, settings: Any) -> str:

@@ -240,7 +240,7 @@ def lint_environment(
     """Check one environment. With `reuse` (and the cache on, and no `--base`), findings of an
     environment whose files all read as they did are taken from the result cache without
     building the graph: at once when no file's stat key changed, else after reading again the
-    files whose key did."""
+    files whose key did (compared with the files table, else with the read cache)."""
     use_cache = settings.cache and not os.environ.get("CHAINLINT_NO_CACHE")
     if not (reuse and use_cache and base_ref is None):
         files_read = read_environment(
@@ -260,27 +260,52 @@ def lint_environment(
         cached = results.load(key)
         if cached is not None:
             return _reused(environment, cached)
-        paths = list(environment.files)
         from chainlint.constants import ModuleConstants
 
-        reads = cache.ReadCache(folder, environment.root, len(paths))
         constants = ModuleConstants()
+        material = cache.environment_material(environment, settings)
+        # The files read for the files table, kept for the read cache when they changed.
+        early: dict[str, tuple[RevisionFile, Any]] = {}
+
+        def digests(indices: list[int]) -> list[str | None]:
+            chosen = [Path(strings[i]) for i in indices]
+            found: list[str | None] = []
+            for path, (file, row) in zip(
+                chosen, read_files(chosen, constants, settings.max_file_size), strict=True
+            ):
+                if file.unscanned:
+                    found.append(None)
+                    continue
+                row = row if row is not None else cache.encode_file(file)
+                early[str(path)] = (file, row)
+                found.append(cache.row_digest(row))
+            return found
+
+        cached = results.load_touched(key, material, strings, keys, digests)
+        if cached is not None:
+            return _reused(environment, cached)
+        paths = list(environment.files)
+        reads = cache.ReadCache(folder, environment.root, len(paths))
 
         def read(paths: list[Path]) -> list[tuple[RevisionFile, Any]]:
-            return read_files(paths, constants, settings.max_file_size)
+            todo = [path for path in paths if str(path) not in early]
+            done = dict(zip(todo, read_files(todo, constants, settings.max_file_size), strict=True))
+            return [early.pop(str(path)) if path not in done else done[path] for path in paths]
 
         fresh = cache.refresh(paths, keys, reads, read)
-        material = cache.environment_material(environment, settings)
         cached = results.load_content(reads.content_key(material, paths))
         if cached is not None:
             # The read cache is not written: its touched entries are read again (and found
             # the same) only when a stat key misses again; writing every entry costs more.
-            results.rekey(key)
+            # The files table is: the next touch is compared with it.
+            results.rekey(key, strings, reads.table(paths))
             return _reused(environment, cached)
         files_read = cache.cached_files(paths, keys, reads, read, fresh)
         reads.save({str(path) for path in paths})
         content = reads.content_key(material, paths)
-    return _check_files(environment, settings, files_read, None, (results, key, content))
+        table = reads.table(paths)
+    save = (results, key, content, strings, table)
+    return _check_files(environment, settings, files_read, None, save)
 
 
 def _reused(environment: Environment, cached: Any) -> tuple[EnvironmentResult, list[Finding]]:
@@ -293,7 +318,7 @@ def _check_files(
     settings: Settings,
     files_read: list[RevisionFile],
     base_ref: str | None,
-    save: tuple[Any, str, str | None] | None = None,
+    save: tuple[Any, str, str | None, Sequence[str], Any] | None = None,
 ) -> tuple[EnvironmentResult, list[Finding]]:
     from chainlint.graph import RevisionGraph
 
@@ -307,10 +332,10 @@ def _check_files(
         findings = check_graph(graph, settings, base)
         summary = GraphSummary(len(graph.revisions), graph.heads, graph.bases)
         if save is not None:
-            results, key, content = save
+            results, key, content, paths, table = save
             modules = {module for file in graph.files for module in file.used_modules}
             counts = (summary.revisions, summary.heads, summary.bases)
-            results.save(key, counts, findings, modules, content)
+            results.save(key, counts, findings, modules, content, paths, table)
     return EnvironmentResult(environment, graph, summary), findings
 
 

@@ -405,13 +405,110 @@ def test_touched_files_that_read_the_same_reuse_the_findings(
     assert rebuilt and findings == cold
 
 
-def test_a_touched_file_whose_entry_was_lost_is_a_new_result(tree: Path) -> None:
-    """No entry to compare with (the read cache removed or foreign): rebuilt, not reused."""
+def test_a_touched_file_whose_entries_were_lost_is_read_again(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read cache removed: the files table alone is compared with. Both removed: every
+    file is read again, and the findings are reused only because every row's digest, so the
+    content key, is what it was."""
+    cold = _summary(tree, cache=False)
     _check(tree)
     _cache_file(tree).unlink()
     os.utime(tree / "b.py", ns=(0, 1_000_000_000))
     findings, rebuilt = _check(tree)
-    assert rebuilt and findings == _summary(tree, cache=False)
+    assert not rebuilt and findings == cold
+    assert not list((tree.parent / "cache").glob("read-*.json"))
+    _cache_file(tree, "files").unlink()
+    os.utime(tree / "b.py", ns=(0, 2_000_000_000))
+    read: list[Path] = []
+    real = lint.read_files
+
+    def counting(paths: list[Path], *args: Any) -> Any:
+        read.extend(paths)
+        return real(paths, *args)
+
+    monkeypatch.setattr(lint, "read_files", counting)
+    findings, rebuilt = _check(tree)
+    assert not rebuilt and findings == cold
+    assert sorted(p.name for p in read) == ["a.py", "b.py", "bad.py", "c.py"]
+
+
+def _no_read_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ReadCache, "_load", lambda self: pytest.fail("read cache loaded"))
+
+
+def test_touched_files_are_compared_with_the_files_table_alone(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A touch: the touched file is read and compared with the files table; the read cache is
+    not loaded, and the next run is warm again."""
+    cold = _summary(tree, cache=False)
+    _check(tree)
+    os.utime(tree / "c.py", ns=(0, 1_000_000_000))
+    with monkeypatch.context() as patch:
+        _no_read_cache(patch)
+        findings, rebuilt = _check(tree)
+        assert findings == cold and not rebuilt
+        os.utime(tree / "b.py", ns=(0, 1_000_000_000))
+        findings, rebuilt = _check(tree)  # rekeyed: only b.py differs from the table now
+        assert findings == cold and not rebuilt
+        findings, rebuilt = _check(tree)
+        assert findings == cold and not rebuilt
+    # An edit: the table's digest differs, the read cache and the graph do the rest.
+    (tree / "c.py").write_text(migration("c", "b"))
+    findings, rebuilt = _check(tree)
+    assert rebuilt and findings == _summary(tree, cache=False) != cold
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda path: path.write_bytes(path.read_bytes().replace(b'"b_typo', b'"b')),
+        lambda path: path.write_bytes(path.read_bytes()[:-10]),
+        lambda path: _rewrite(path, lambda table: table["digests"].reverse()),
+        lambda path: _rewrite(path, lambda table: table["paths"].reverse()),
+        lambda path: _rewrite(path, lambda table: table.__setitem__("content", "0" * 64)),
+        lambda path: _rewrite(path, lambda table: table["stamps"].pop()),
+        lambda path: _rewrite(path, lambda table: table.__setitem__("digests", "x")),
+        lambda path: _rewrite(path, lambda table: table.clear()),
+        lambda path: path.unlink() or path.symlink_to(path.parent / "elsewhere.json"),
+    ],
+)
+def test_a_damaged_files_table_is_not_trusted(tree: Path, damage: Callable[[Path], None]) -> None:
+    """A files table that is tampered with, truncated, of other files or other findings: the
+    read cache answers instead, with the same findings."""
+    cold = _summary(tree, cache=False)
+    _check(tree)
+    table = _cache_file(tree, "files")
+    (table.parent / "elsewhere.json").write_bytes(table.read_bytes())
+    damage(table)
+    (tree / "c.py").write_text(migration("c", "b"))  # what the damaged table must not hide
+    findings, rebuilt = _check(tree)
+    assert rebuilt and findings == _summary(tree, cache=False) != cold
+
+
+def test_many_touched_files_are_compared_with_the_read_cache(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More touched files than the limit (a checkout of another branch): the read cache is
+    loaded rather than every touched file read first; the findings are reused all the same."""
+    from chainlint import cache
+
+    cold = _summary(tree, cache=False)
+    _check(tree)
+    monkeypatch.setattr(cache, "_TOUCHED_LIMIT", 1)
+    loaded: list[bool] = []
+    real = ReadCache._load
+
+    def counting(self: ReadCache) -> None:
+        loaded.append(True)
+        real(self)
+
+    monkeypatch.setattr(ReadCache, "_load", counting)
+    for name in ("b.py", "c.py"):
+        os.utime(tree / name, ns=(0, 1_000_000_000))
+    findings, rebuilt = _check(tree)
+    assert findings == cold and not rebuilt and loaded
 
 
 # -- where the cache lives, and folders and files that must not be used ------------------------
