@@ -235,7 +235,10 @@ def _name(kind: str, environment_root: Path) -> str:
 
 
 def _encode(kind: str, payload: Any) -> bytes:
-    body = json.dumps(payload, separators=(",", ":")).encode("ascii")
+    return _encode_body(kind, json.dumps(payload, separators=(",", ":")).encode("ascii"))
+
+
+def _encode_body(kind: str, body: bytes) -> bytes:
     header = {
         "schema": SCHEMA,
         "chainlint": __version__,
@@ -273,12 +276,17 @@ def _decode(kind: str, data: bytes | None) -> Any:
 # -- per-file read results ---------------------------------------------------------------------
 
 
-def row_digest(row: Any) -> str:
-    """What names a file's row: a digest of its compact JSON (tuples and lists alike). A file
-    whose stat changed is read again; when its new row has the old digest (a `touch`, a
-    checkout that rewrote the same bytes, a module change it does not see), the environment's
-    content key is unchanged and its findings still hold."""
-    text = json.dumps(row, separators=(",", ":"))
+def row_text(file: RevisionFile) -> str:
+    """A file's cache row as compact JSON: made once, it gives the row's digest and is written
+    into the read cache as it is."""
+    return json.dumps(encode_file(file), separators=(",", ":"))
+
+
+def text_digest(text: str) -> str:
+    """What names a file's row: a digest of its compact JSON text. A file whose stat changed is
+    read again; when its new row has the old digest (a `touch`, a checkout that rewrote the
+    same bytes, a module change it does not see), the environment's content key is unchanged
+    and its findings still hold."""
     return hashlib.sha256(text.encode("ascii")).hexdigest()[:32]
 
 
@@ -294,7 +302,8 @@ def content_digest(material: str, paths: Sequence[Path | str], digests: Sequence
 class ReadCache:
     """One environment's read results: load, look up, record, save.
 
-    An entry is `[stat key, [[module, stat key], ...], row, row digest]`."""
+    An entry is `[stat key, [[module, stat key], ...], row, row digest]`; the row of a file
+    read in this run is kept as its JSON text (`_texts`) and written as it is."""
 
     def __init__(self, folder: Path | None, environment_root: Path, files: int = 0) -> None:
         self.folder = folder
@@ -302,6 +311,8 @@ class ReadCache:
         self.path = folder / self.name if folder is not None else None
         self.limit = _MAX_BYTES + _MAX_BYTES_PER_FILE * files
         self.entries: dict[str, Any] = {}
+        # The rows of the files read in this run, as compact JSON (their entries' rows are None).
+        self._texts: dict[str, str] = {}
         self.dirty = False
         # Module stat keys, taken once per run (many files may resolve constants from one).
         self._modules: dict[str, Stamp | None] = {}
@@ -340,7 +351,10 @@ class ReadCache:
         if not self.valid(path, key):
             return None
         try:
-            return decode_file(path, self.entries[str(path)][2])
+            row = self.entries[str(path)][2]
+            if row is None:
+                row = json.loads(self._texts[str(path)])
+            return decode_file(path, row)
         except (TypeError, ValueError, IndexError, KeyError, AttributeError, RecursionError):
             # An entry of an unexpected shape: forget it, read the file again.
             self.entries.pop(str(path), None)
@@ -348,15 +362,16 @@ class ReadCache:
             return None
 
     def put(
-        self, path: Path, key: Stamp | None, file: RevisionFile, row: Any = None, digest: str = ""
+        self, path: Path, key: Stamp | None, file: RevisionFile, text: str | None = None
     ) -> None:
-        """Record a file just read (`row` and its `digest` when already made)."""
+        """Record a file just read (`text`: its row's JSON, when already made)."""
         if key is None:
             return
         dependencies = [[str(p), self._module_stamp(str(p))] for p in file.used_modules]
-        if row is None:
-            row = encode_file(file)
-        self.entries[str(path)] = [key, dependencies, row, digest or row_digest(row)]
+        if text is None:
+            text = row_text(file)
+        self.entries[str(path)] = [key, dependencies, None, text_digest(text)]
+        self._texts[str(path)] = text
         self.dirty = True
 
     def table(self, paths: Sequence[Path | str]) -> tuple[list[Stamp], list[str]] | None:
@@ -384,12 +399,33 @@ class ReadCache:
             return
         for key in stale:
             del self.entries[key]
+            self._texts.pop(key, None)
+        # The document, written by hand around the rows already in JSON: json.dumps of every
+        # row again would cost as much as making them.
+        string = json.encoder.encode_basestring_ascii  # what json.dumps writes for a str
+        parts = []
+        for path, entry in self.entries.items():
+            text = self._texts.get(path)
+            if text is None:
+                parts.append(f"{string(path)}:{_compact(entry)}")
+            else:
+                key, dependencies, _, digest = entry
+                size, mtime, ctime, inode = key  # a stat key: four ints, as `stamp` makes it
+                stamp_text = f"[{size:d},{mtime:d},{ctime:d},{inode:d}]"
+                modules = _compact(dependencies) if dependencies else "[]"
+                cells = f"{stamp_text},{modules},{text},{string(digest)}"
+                parts.append(f"{string(path)}:[{cells}]")
+        body = ("{" + ",".join(parts) + "}").encode("ascii")
         with opened(self.folder, create=True) as folder:
             if folder is not None:
-                folder.write(self.name, _encode("read", self.entries))
+                folder.write(self.name, _encode_body("read", body))
 
 
-ReadMany = Callable[[list[Path]], list[tuple["RevisionFile", Any]]]
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+ReadMany = Callable[[list[Path]], list[tuple["RevisionFile", str | None]]]
 
 
 def refresh(
@@ -403,10 +439,10 @@ def refresh(
         if not cache.valid(path, key)
     ]
     fresh: dict[int, RevisionFile] = {}
-    for index, (file, row) in zip(missing, read([paths[i] for i in missing]), strict=True):
+    for index, (file, text) in zip(missing, read([paths[i] for i in missing]), strict=True):
         fresh[index] = file
         if not file.unscanned:
-            cache.put(paths[index], keys[index], file, row)
+            cache.put(paths[index], keys[index], file, text)
     return fresh
 
 
@@ -421,16 +457,16 @@ def cached_files(
     unexpected shape is read again)."""
     found = [fresh.get(i) or cache.get(path, keys[i]) for i, path in enumerate(paths)]
     broken = [i for i, file in enumerate(found) if file is None]
-    for index, (file, row) in zip(broken, read([paths[i] for i in broken]), strict=True):
+    for index, (file, text) in zip(broken, read([paths[i] for i in broken]), strict=True):
         found[index] = file
         if not file.unscanned:
-            cache.put(paths[index], keys[index], file, row)
+            cache.put(paths[index], keys[index], file, text)
     return [file for file in found if file is not None]
 
 
 def read_with_cache(paths: list[Path], cache: ReadCache, read: ReadMany) -> list[RevisionFile]:
     """Each file from the cache when its entry is valid, else through `read`, which returns
-    (file, encoded row or None) pairs; the cache is saved after."""
+    (file, its row's JSON text or None) pairs; the cache is saved after."""
     keys = [stamp(path) for path in paths]
     files = cached_files(paths, keys, cache, read, refresh(paths, keys, cache, read))
     cache.save({str(p) for p in paths})

@@ -82,8 +82,8 @@ def read_environment(
     shared = constants or ModuleConstants()
     paths = list(environment.files)
 
-    def read(paths: list[Path]) -> list[tuple[RevisionFile, Any]]:
-        return read_files(paths, shared, max_file_size)
+    def read(paths: list[Path]) -> list[tuple[RevisionFile, str | None]]:
+        return read_files(paths, shared, max_file_size, rows=True)
 
     with bulk_work():
         if cache and not os.environ.get("CHAINLINT_NO_CACHE"):
@@ -91,7 +91,7 @@ def read_environment(
 
             folder = cache_folder(environment)
             return read_with_cache(paths, ReadCache(folder, environment.root, len(paths)), read)
-        return [file for file, _ in read(paths)]
+        return [file for file, _ in read_files(paths, shared, max_file_size)]
 
 
 # Below this many files, forking a helper costs more than it saves (measured by bench/run.py).
@@ -99,36 +99,48 @@ SPLIT_THRESHOLD = 1000
 
 
 def read_files(
-    paths: list[Path], constants: ModuleConstants, max_file_size: int = DEFAULT_MAX_FILE_SIZE
-) -> list[tuple[RevisionFile, Any]]:
-    """Read files in order, each with its cache row when a helper process read it (else None).
+    paths: list[Path],
+    constants: ModuleConstants,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+    rows: bool = False,
+) -> list[tuple[RevisionFile, str | None]]:
+    """Read files in order, each with its cache row as compact JSON when `rows` (else None).
 
     A large batch is split across forked helper processes when the machine has cores to spare;
-    each helper returns its files as the cache's plain-JSON rows (cheaper to pass and to rebuild
-    than pickled objects) and the parent reads its own share meanwhile. `$CHAINLINT_PROCESSES`
-    caps the number of processes (1: read everything in this one)."""
+    each helper returns its files as the cache's plain-JSON rows, one line each, and the parent
+    reads its own share meanwhile. `$CHAINLINT_PROCESSES` caps the number of processes (1: read
+    everything in this one)."""
     processes = _processes()
     if len(paths) < SPLIT_THRESHOLD or processes < 2:
-        return [(_read_one(path, constants, max_file_size), None) for path in paths]
+        return [_read_row(path, constants, max_file_size, rows) for path in paths]
     size = -(-len(paths) // processes)
     shares = [paths[i : i + size] for i in range(0, len(paths), size)]
     helpers = [_start_helper(share, max_file_size) for share in shares[1:]]
-    found: list[tuple[RevisionFile, Any]] = [
-        (_read_one(p, constants, max_file_size), None) for p in shares[0]
-    ]
+    found = [_read_row(path, constants, max_file_size, rows) for path in shares[0]]
     for share, helper in zip(shares[1:], helpers, strict=True):
-        rows = _finish_helper(helper, len(share))
-        if rows is None:  # the helper failed: read its share here (a bug then names its file)
-            found.extend((_read_one(path, constants, max_file_size), None) for path in share)
+        texts = _finish_helper(helper, len(share))
+        if texts is None:  # the helper failed: read its share here (a bug then names its file)
+            found.extend(_read_row(path, constants, max_file_size, rows) for path in share)
             continue
         from chainlint.cache import decode_file
 
-        for path, row in zip(share, rows, strict=True):
+        for path, text in zip(share, texts, strict=True):
             try:
-                found.append((decode_file(path, row), row))
+                found.append((decode_file(path, json.loads(text)), text if rows else None))
             except (ValueError, TypeError, IndexError):
-                found.append((_read_one(path, constants, max_file_size), None))
+                found.append(_read_row(path, constants, max_file_size, rows))
     return found
+
+
+def _read_row(
+    path: Path, constants: ModuleConstants, max_file_size: int, rows: bool
+) -> tuple[RevisionFile, str | None]:
+    file = _read_one(path, constants, max_file_size)
+    if not rows or file.unscanned:
+        return file, None
+    from chainlint.cache import row_text
+
+    return file, row_text(file)
 
 
 def _processes() -> int:
@@ -160,12 +172,13 @@ def _start_helper(share: list[Path], max_file_size: int) -> tuple[int, Any] | No
     if pid == 0:  # the helper: read, write the rows, exit without running any parent cleanup
         code = 1
         try:
-            from chainlint.cache import encode_file
+            from chainlint.cache import row_text
             from chainlint.constants import ModuleConstants
 
             constants = ModuleConstants()
-            rows = [encode_file(_read_one(path, constants, max_file_size)) for path in share]
-            handle.write(json.dumps(rows, separators=(",", ":")).encode("ascii"))
+            # One row per line: compact JSON never holds a raw newline.
+            texts = [row_text(_read_one(path, constants, max_file_size)) for path in share]
+            handle.write("\n".join(texts).encode("ascii"))
             handle.flush()
             code = 0
         finally:
@@ -173,7 +186,7 @@ def _start_helper(share: list[Path], max_file_size: int) -> tuple[int, Any] | No
     return pid, handle
 
 
-def _finish_helper(helper: tuple[int, Any] | None, count: int) -> list[Any] | None:
+def _finish_helper(helper: tuple[int, Any] | None, count: int) -> list[str] | None:
     if helper is None:
         return None
     pid, handle = helper
@@ -182,12 +195,12 @@ def _finish_helper(helper: tuple[int, Any] | None, count: int) -> list[Any] | No
         if status != 0:
             return None
         handle.seek(0)
-        rows = json.loads(handle.read())
+        texts = handle.read().decode("ascii").split("\n")
     except (OSError, ValueError):
         return None
     finally:
         handle.close()
-    return rows if type(rows) is list and len(rows) == count else None
+    return texts if len(texts) == count else None
 
 
 def _read_one(path: Path, constants: ModuleConstants, max_file_size: int) -> RevisionFile:
@@ -265,20 +278,15 @@ def lint_environment(
         constants = ModuleConstants()
         material = cache.environment_material(environment, settings)
         # The files read for the files table, kept for the read cache when they changed.
-        early: dict[str, tuple[RevisionFile, Any]] = {}
+        early: dict[str, tuple[RevisionFile, str | None]] = {}
 
         def digests(indices: list[int]) -> list[str | None]:
             chosen = [Path(strings[i]) for i in indices]
+            read = read_files(chosen, constants, settings.max_file_size, rows=True)
             found: list[str | None] = []
-            for path, (file, row) in zip(
-                chosen, read_files(chosen, constants, settings.max_file_size), strict=True
-            ):
-                if file.unscanned:
-                    found.append(None)
-                    continue
-                row = row if row is not None else cache.encode_file(file)
-                early[str(path)] = (file, row)
-                found.append(cache.row_digest(row))
+            for path, (file, text) in zip(chosen, read, strict=True):
+                early[str(path)] = (file, text)
+                found.append(cache.text_digest(text) if text is not None else None)
             return found
 
         cached = results.load_touched(key, material, strings, keys, digests)
@@ -287,9 +295,10 @@ def lint_environment(
         paths = list(environment.files)
         reads = cache.ReadCache(folder, environment.root, len(paths))
 
-        def read(paths: list[Path]) -> list[tuple[RevisionFile, Any]]:
+        def read(paths: list[Path]) -> list[tuple[RevisionFile, str | None]]:
             todo = [path for path in paths if str(path) not in early]
-            done = dict(zip(todo, read_files(todo, constants, settings.max_file_size), strict=True))
+            read = read_files(todo, constants, settings.max_file_size, rows=True)
+            done = dict(zip(todo, read, strict=True))
             return [early.pop(str(path)) if path not in done else done[path] for path in paths]
 
         fresh = cache.refresh(paths, keys, reads, read)

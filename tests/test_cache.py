@@ -88,6 +88,36 @@ def test_results_are_identical_with_and_without_the_cache(tree: Path) -> None:
     assert (tree.parent / "cache" / ".gitignore").read_text().endswith("*\n")
 
 
+def test_the_read_cache_written_from_row_texts_is_its_entries_json(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read cache is written around each row's JSON text (read here or by a helper
+    process): the same document json.dumps would write, every digest that of its row."""
+    from chainlint.cache import text_digest
+
+    for processes, threshold in (("1", 1000), ("2", 1)):
+        monkeypatch.setenv("CHAINLINT_PROCESSES", processes)
+        monkeypatch.setattr(lint, "SPLIT_THRESHOLD", threshold)
+        shutil.rmtree(tree.parent / "cache", ignore_errors=True)
+        _summary(tree, cache=True)
+        header, _, body = _cache_file(tree).read_bytes().partition(b"\n")
+        assert json.loads(header)["sha256"] == hashlib.sha256(body).hexdigest()
+        document = json.loads(body)
+        assert body == json.dumps(document, separators=(",", ":")).encode("ascii")
+        (environment,) = discover_environments([tree])
+        assert list(document) == [str(path) for path in environment.files]
+        for path in environment.files:
+            key, _, row, digest = document[str(path)]
+            assert key == list(cache_stamp(path))
+            assert row == json.loads(json.dumps(encode_file(read_revision_file(path))))
+            assert digest == text_digest(json.dumps(row, separators=(",", ":")))
+
+
+def cache_stamp(path: Path) -> list[int]:
+    status = os.stat(path)
+    return [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino]
+
+
 def _every_fixture_file() -> list[Path]:
     return sorted(p for p in FIXTURES.rglob("*.py") if "__pycache__" not in p.parts)
 
@@ -382,9 +412,9 @@ def test_touched_files_that_read_the_same_reuse_the_findings(
     read: list[Path] = []
     real = lint.read_files
 
-    def counting(paths: list[Path], *args: Any) -> Any:
+    def counting(paths: list[Path], *args: Any, **options: Any) -> Any:
         read.extend(paths)
-        return real(paths, *args)
+        return real(paths, *args, **options)
 
     monkeypatch.setattr(lint, "read_files", counting)
     findings, rebuilt = _check(tree)
@@ -423,9 +453,9 @@ def test_a_touched_file_whose_entries_were_lost_is_read_again(
     read: list[Path] = []
     real = lint.read_files
 
-    def counting(paths: list[Path], *args: Any) -> Any:
+    def counting(paths: list[Path], *args: Any, **options: Any) -> Any:
         read.extend(paths)
-        return real(paths, *args)
+        return real(paths, *args, **options)
 
     monkeypatch.setattr(lint, "read_files", counting)
     findings, rebuilt = _check(tree)
