@@ -71,26 +71,20 @@ def alembic_items(file: RevisionFile, field: str) -> tuple[Identifier, ...]:
     return items
 
 
-def topological_order(
-    links_in: Mapping[str, Sequence[str]], links_out: Mapping[str, Sequence[str]]
-) -> list[str] | None:
-    """The nodes in networkx's `topological_sort` order over the same adjacency (Kahn's
-    algorithm, nodes without parents first in node order, each node's children in link order);
-    None when the links form a cycle."""
-    indegree = {node: len(parents) for node, parents in links_in.items()}
-    order = [node for node, count in indegree.items() if count == 0]
-    for node in order:  # the list grows while it is read: a first-in, first-out queue
-        for child in links_out[node]:
-            indegree[child] -= 1
-            if indegree[child] == 0:
-                order.append(child)
-    return order if len(order) == len(indegree) else None
+def _topological_sort(graph: nx.DiGraph) -> list[str] | None:
+    import networkx as nx
+
+    try:
+        return list(nx.topological_sort(graph))
+    except nx.NetworkXUnfeasible:
+        return None
 
 
 def longest_distances(
     order: Sequence[str], links_in: Mapping[str, Sequence[str]]
 ) -> dict[str, int]:
-    """Each node's longest distance from a node without parents, along a topological order."""
+    """Each node's longest distance from a node without parents, along a topological order
+    (networkx's), with each node's parents as read from the DiGraph."""
     generation: dict[str, int] = {}
     for node in order:
         distance = 0
@@ -102,14 +96,15 @@ def longest_distances(
 
 
 class RevisionGraph:
-    """One environment's revisions and their links, edges pointing from parent to child.
+    """One environment's revisions as networkx DiGraphs, edges pointing from parent to child.
 
-    The links are kept per revision (`parent_links`, `child_links`, `links_in`, `links_out`),
-    which the walks over every revision use without networkx's per-call cost; `dag` and
-    `parent_dag` are the same links as networkx DiGraphs, built (and networkx imported) when
-    first asked for: cycles, the history report, the database rules."""
+    Their adjacency is also read once into tuples per revision (`parent_links`, `child_links`,
+    `links_in`, `links_out`), for the walks over every revision that would otherwise pay
+    networkx's per-call cost thousands of times; orders come from networkx, computed once."""
 
     def __init__(self, environment: Environment, files: Sequence[RevisionFile]) -> None:
+        import networkx as nx  # here, not at module import: warm runs never build a graph
+
         self.environment = environment
         self.files: tuple[RevisionFile, ...] = tuple(files)
         self.revisions: dict[str, RevisionFile] = {}
@@ -121,12 +116,15 @@ class RevisionGraph:
         self.labelled: dict[str, tuple[str, ...]] = {}
         # Whether some depends_on entry links two revisions that no down_revision links.
         self.dependency_links = False
-        # Per revision: its down_revision parents that are revisions, and its children by them;
-        # every link into it (parents, then dependencies) and out of it.
+        # Every link (down_revision and depends_on), and the down_revision links alone.
+        self.dag: nx.DiGraph = nx.DiGraph()
+        self.parent_dag: nx.DiGraph = nx.DiGraph()
+        # Their adjacency per revision, read once from the DiGraphs: its parents and children
+        # in parent_dag, every link into it and out of it in dag.
         self.parent_links: dict[str, tuple[str, ...]] = {}
-        self.child_links: dict[str, list[str]] = {}
+        self.child_links: dict[str, tuple[str, ...]] = {}
         self.links_in: dict[str, tuple[str, ...]] = {}
-        self.links_out: dict[str, list[str]] = {}
+        self.links_out: dict[str, tuple[str, ...]] = {}
         self._build()
 
     # -- construction -------------------------------------------------------------------------
@@ -156,7 +154,8 @@ class RevisionGraph:
                 else:
                     self.branch_labels[label] = rev
         # Each revision's links in the order its entries name them, a repeated one once:
-        # down_revision parents first, then depends_on targets that are not parents.
+        # down_revision parents first, then depends_on targets that are not parents (the
+        # edges the graphs get, in the order they always got them).
         parent_links: dict[str, tuple[str, ...]] = {}
         links_in: dict[str, tuple[str, ...]] = {}
         for rev, file in revisions.items():
@@ -189,44 +188,24 @@ class RevisionGraph:
             else:
                 links_in[rev] = tuple(found)
                 self.dependency_links = True
-        child_links: dict[str, list[str]] = {rev: [] for rev in revisions}
-        links_out: dict[str, list[str]] = {rev: [] for rev in revisions}
-        for rev, parents in parent_links.items():
-            for parent in parents:
-                child_links[parent].append(rev)
+        # The graphs get their edges in bulk, in the order of the old one-by-one construction
+        # (each revision's links in turn), so every networkx view iterates as it did.
+        self.dag.add_nodes_from(revisions)
+        self.parent_dag.add_nodes_from(revisions)
+        self.parent_dag.add_edges_from(
+            (parent, rev) for rev, parents in parent_links.items() for parent in parents
+        )
         for rev, linked in links_in.items():
-            for parent in linked:
-                links_out[parent].append(rev)
-        self.parent_links, self.links_in = parent_links, links_in
-        self.child_links, self.links_out = child_links, links_out
-
-    @cached_property
-    def dag(self) -> nx.DiGraph:
-        """Every link (down_revision and depends_on), each edge's `kind` PARENT or DEPENDENCY;
-        nodes and edges in the order of the links above, as the graph was always built."""
-        import networkx as nx
-
-        dag = nx.DiGraph()
-        dag.add_nodes_from(self.revisions)
-        for rev, linked in self.links_in.items():
-            parents = len(self.parent_links[rev])
-            dag.add_edges_from(
-                (parent, rev, {"kind": PARENT if index < parents else DEPENDENCY})
+            count = len(parent_links[rev])
+            self.dag.add_edges_from(
+                (parent, rev, {"kind": PARENT if index < count else DEPENDENCY})
                 for index, parent in enumerate(linked)
             )
-        return dag
-
-    @cached_property
-    def parent_dag(self) -> nx.DiGraph:
-        """The down_revision links alone."""
-        import networkx as nx
-
-        parent_dag = nx.DiGraph()
-        parent_dag.add_nodes_from(self.revisions)
-        parent_dag.add_edges_from(
-            (parent, rev) for rev, parents in self.parent_links.items() for parent in parents
-        )
-        return parent_dag
+        # The DiGraphs' adjacency, read once into tuples for the walks over every revision.
+        self.parent_links = {rev: tuple(found) for rev, found in self.parent_dag.pred.items()}
+        self.child_links = {rev: tuple(found) for rev, found in self.parent_dag.succ.items()}
+        self.links_in = {rev: tuple(found) for rev, found in self.dag.pred.items()}
+        self.links_out = {rev: tuple(found) for rev, found in self.dag.succ.items()}
 
     # -- lookups --------------------------------------------------------------------------------
 
@@ -296,41 +275,29 @@ class RevisionGraph:
         )
 
     def ancestors(self, rev: str, *, include_dependencies: bool = False) -> set[str]:
-        return self._reach(rev, self.links_in if include_dependencies else self.parent_links)
+        import networkx as nx
+
+        graph = self.dag if include_dependencies else self.parent_dag
+        return set(nx.ancestors(graph, rev))
 
     def descendants(self, rev: str, *, include_dependencies: bool = False) -> set[str]:
-        return self._reach(rev, self.links_out if include_dependencies else self.child_links)
+        import networkx as nx
 
-    def _reach(self, rev: str, links: Mapping[str, Sequence[str]]) -> set[str]:
-        """What `rev` reaches along `links`, itself excluded (networkx's ancestors/descendants)."""
-        if rev not in links:
-            import networkx as nx
-
-            raise nx.NetworkXError(f"The node {rev} is not in the digraph.")
-        seen: set[str] = set()
-        stack = [rev]
-        while stack:
-            for other in links[stack.pop()]:
-                if other not in seen:
-                    seen.add(other)
-                    stack.append(other)
-        seen.discard(rev)
-        return seen
+        graph = self.dag if include_dependencies else self.parent_dag
+        return set(nx.descendants(graph, rev))
 
     @cached_property
     def link_order(self) -> list[str] | None:
-        """Every revision, parents and dependencies first, in networkx's `topological_sort`
-        order of `dag`; None when the links form a cycle (CL004)."""
-        return topological_order(self.links_in, self.links_out)
+        """networkx's topological order of `dag` (parents and dependencies first), computed
+        once for the schema replay and CL004; None when the links form a cycle."""
+        return _topological_sort(self.dag)
 
     @cached_property
     def generation(self) -> dict[str, int] | None:
         """Each revision's longest distance from a base through `down_revision` links (None
         when they form a cycle): an ancestor always has a smaller generation."""
-        if not self.dependency_links:  # links_in is parent_links: the same graph
-            order = self.link_order
-        else:
-            order = topological_order(self.parent_links, self.child_links)
+        # Without a depends_on link, dag has the edges of parent_dag: the same order.
+        order = self.link_order if not self.dependency_links else _topological_sort(self.parent_dag)
         if order is None:
             return None
         return longest_distances(order, self.parent_links)
