@@ -154,7 +154,13 @@ def _processes() -> int:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    return min(cores, 4)
+    # A helper wins only on a core nobody else is using: on a busy 2-core machine the helpers
+    # and the parent's decoding of their rows made the read slower than one process.
+    try:
+        idle = round(cores - os.getloadavg()[0])
+    except OSError:
+        idle = cores
+    return max(1, min(cores, 4, idle))
 
 
 def _start_helper(share: list[Path], max_file_size: int) -> tuple[int, Any] | None:

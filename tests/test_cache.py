@@ -715,3 +715,29 @@ def test_oversized_cache_files_are_not_read(tree: Path, monkeypatch: pytest.Monk
     run, calls = _read_counting(tree)
     run()
     assert len(calls) == 4
+
+
+def test_helpers_only_on_idle_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The read is split only across cores the load average leaves idle (a busy 2-core
+    machine reads in one process); `CHAINLINT_PROCESSES` decides when set."""
+    monkeypatch.delenv("CHAINLINT_PROCESSES", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+
+    def processes(cores: int, load: float | None) -> int:
+        def loadavg() -> tuple[float, float, float]:
+            if load is None:
+                raise OSError("no load average")
+            return (load, load, load)
+
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+        monkeypatch.setattr(os, "getloadavg", loadavg)
+        return lint._processes()
+
+    assert processes(2, 0.2) == 2
+    assert processes(2, 0.8) == 1
+    assert processes(2, 3.5) == 1
+    assert processes(8, 1.0) == 4
+    assert processes(4, 1.4) == 3
+    assert processes(2, None) == 2
+    monkeypatch.setenv("CHAINLINT_PROCESSES", "3")
+    assert processes(2, 3.5) == 3
