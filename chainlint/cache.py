@@ -176,8 +176,9 @@ class CacheFolder:
         finally:
             os.close(descriptor)
 
-    def write(self, name: str, data: bytes) -> None:
-        """Atomically: a temporary file in the folder, then a rename over `name`."""
+    def write(self, name: str, data: bytes | list[bytes]) -> None:
+        """Atomically: a temporary file in the folder, then a rename over `name`. `data` may
+        come in chunks (a large document is never joined in memory)."""
         temporary = f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
         try:
             descriptor = self._open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
@@ -185,7 +186,10 @@ class CacheFolder:
             return
         try:
             with os.fdopen(descriptor, "wb") as handle:
-                handle.write(data)
+                if isinstance(data, bytes):
+                    handle.write(data)
+                else:
+                    handle.writelines(data)
             if self._descriptor is None:
                 os.replace(self.path / temporary, self.path / name)
             else:
@@ -239,13 +243,20 @@ def _encode(kind: str, payload: Any) -> bytes:
 
 
 def _encode_body(kind: str, body: bytes) -> bytes:
-    header = {
-        "schema": SCHEMA,
-        "chainlint": __version__,
-        "kind": kind,
-        "sha256": hashlib.sha256(body).hexdigest(),
-    }
-    return json.dumps(header, separators=(",", ":")).encode("ascii") + b"\n" + body
+    return _header(kind, hashlib.sha256(body).hexdigest()) + body
+
+
+def _encode_chunks(kind: str, chunks: list[bytes]) -> list[bytes]:
+    """The file as chunks: the header line, then the body's chunks as they are."""
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+    return [_header(kind, digest.hexdigest()), *chunks]
+
+
+def _header(kind: str, sha256: str) -> bytes:
+    header = {"schema": SCHEMA, "chainlint": __version__, "kind": kind, "sha256": sha256}
+    return json.dumps(header, separators=(",", ":")).encode("ascii") + b"\n"
 
 
 def _decode(kind: str, data: bytes | None) -> Any:
@@ -400,25 +411,27 @@ class ReadCache:
         for key in stale:
             del self.entries[key]
             self._texts.pop(key, None)
-        # The document, written by hand around the rows already in JSON: json.dumps of every
-        # row again would cost as much as making them.
+        # The document, written by hand around the rows already in JSON (json.dumps of every
+        # row again would cost as much as making them), one chunk per entry (never joined).
         string = json.encoder.encode_basestring_ascii  # what json.dumps writes for a str
-        parts = []
+        chunks = [b"{"]
+        comma = ""
         for path, entry in self.entries.items():
             text = self._texts.get(path)
             if text is None:
-                parts.append(f"{string(path)}:{_compact(entry)}")
+                chunk = f"{comma}{string(path)}:{_compact(entry)}"
             else:
                 key, dependencies, _, digest = entry
                 size, mtime, ctime, inode = key  # a stat key: four ints, as `stamp` makes it
                 stamp_text = f"[{size:d},{mtime:d},{ctime:d},{inode:d}]"
                 modules = _compact(dependencies) if dependencies else "[]"
-                cells = f"{stamp_text},{modules},{text},{string(digest)}"
-                parts.append(f"{string(path)}:[{cells}]")
-        body = ("{" + ",".join(parts) + "}").encode("ascii")
+                chunk = f"{comma}{string(path)}:[{stamp_text},{modules},{text},{string(digest)}]"
+            chunks.append(chunk.encode("ascii"))
+            comma = ","
+        chunks.append(b"}")
         with opened(self.folder, create=True) as folder:
             if folder is not None:
-                folder.write(self.name, _encode_body("read", body))
+                folder.write(self.name, _encode_chunks("read", chunks))
 
 
 def _compact(value: Any) -> str:

@@ -319,6 +319,8 @@ def lint_environment(
         reads.save({str(path) for path in paths})
         content = reads.content_key(material, paths)
         table = reads.table(paths)
+        # Every entry and row text is written: not kept while the graph and rules run.
+        del reads, fresh
     save = (results, key, content, strings, table)
     return _check_files(environment, settings, files_read, None, save)
 
