@@ -16,10 +16,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal, Union
 
+from chainlint.records import fast_init
+
 # Stands for "not given" where Alembic distinguishes it from None (alter_column's server_default).
 Unchanged = Literal[False]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ColumnDef:
     name: str
@@ -35,6 +38,7 @@ class ColumnDef:
     unique: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class IndexDef:
     """An `Index(...)` inside `create_table`; name None when the naming convention decides."""
@@ -44,6 +48,7 @@ class IndexDef:
     unique: bool
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ConstraintDef:
     """A unique, check or primary key constraint inside `create_table`."""
@@ -52,6 +57,7 @@ class ConstraintDef:
     columns: tuple[str, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ForeignKeyDef:
     name: str | None
@@ -60,6 +66,7 @@ class ForeignKeyDef:
     referent_columns: tuple[str, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CreateTable:
     table: str
@@ -74,6 +81,7 @@ class CreateTable:
     checks: tuple[ConstraintDef, ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DropTable:
     table: str
@@ -82,6 +90,7 @@ class DropTable:
     if_exists: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RenameTable:
     table: str
@@ -90,6 +99,7 @@ class RenameTable:
     column: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AddColumn:
     table: str
@@ -99,6 +109,7 @@ class AddColumn:
     if_not_exists: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DropColumn:
     table: str
@@ -108,6 +119,7 @@ class DropColumn:
     if_exists: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AlterColumn:
     table: str
@@ -121,6 +133,7 @@ class AlterColumn:
     column: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CreateIndex:
     table: str
@@ -132,6 +145,7 @@ class CreateIndex:
     if_not_exists: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DropIndex:
     table: str | None
@@ -141,6 +155,7 @@ class DropIndex:
     if_exists: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CreateUniqueConstraint:
     table: str
@@ -150,6 +165,7 @@ class CreateUniqueConstraint:
     column: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CreateForeignKey:
     table: str
@@ -161,6 +177,7 @@ class CreateForeignKey:
     column: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CreatePrimaryKey:
     table: str
@@ -170,6 +187,7 @@ class CreatePrimaryKey:
     column: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CreateCheckConstraint:
     table: str
@@ -179,6 +197,7 @@ class CreateCheckConstraint:
     column: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DropConstraint:
     table: str
@@ -188,6 +207,7 @@ class DropConstraint:
     column: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Opaque:
     """Something that may change the schema in ways chainlint cannot see; `tables == ()` means
@@ -202,6 +222,7 @@ class Opaque:
     guessed: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RowChange:
     """A statement that changes rows, never the schema: `DELETE FROM t` without WHERE and
@@ -235,6 +256,7 @@ Operation = Union[  # noqa: UP007 (a runtime alias for isinstance and the cache'
 ]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MigrationOperations:
     upgrade: tuple[Operation, ...] = ()
@@ -351,15 +373,18 @@ def read_operations(
     helpers: set[str] = set()
     imported: dict[str, str] = {}
     for stmt in module.body:
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        # Exact node types (ast.parse makes no subclasses): identity tests, cheapest first.
+        if type(stmt) is ast.Assign or type(stmt) is ast.AnnAssign or type(stmt) is ast.Expr:
+            continue
+        if type(stmt) is ast.FunctionDef or type(stmt) is ast.AsyncFunctionDef:
             functions[stmt.name] = stmt
             helpers.add(stmt.name)
-        elif isinstance(stmt, ast.ClassDef):
+        elif type(stmt) is ast.ClassDef:
             helpers.add(stmt.name)
-        elif isinstance(stmt, ast.ImportFrom):
+        elif type(stmt) is ast.ImportFrom:
             for alias in stmt.names:
                 imported[alias.asname or alias.name] = stmt.module or ""
-        elif isinstance(stmt, ast.Import):
+        elif type(stmt) is ast.Import:
             for alias in stmt.names:
                 bound = alias.asname or alias.name.split(".")[0]
                 imported[bound] = alias.name
@@ -464,6 +489,8 @@ class _Unreadable(Exception):
 
 class _Args:
     """A call's arguments by Alembic's parameter names."""
+
+    __slots__ = ("rest", "starred", "starred_args", "values")
 
     def __init__(self, call: ast.Call, names: Sequence[str]) -> None:
         values: dict[str, ast.expr] = dict(zip(names, call.args, strict=False))
@@ -1518,11 +1545,32 @@ def unparse(node: ast.expr) -> str:
 def _unparse_simple(node: ast.expr, depth: int) -> str | None:
     if depth > 8:
         return None
-    if isinstance(node, ast.Name):
+    if type(node) is ast.Call:
+        func = node.func
+        if type(func) is not ast.Name and type(func) is not ast.Attribute:
+            return None
+        head = _unparse_simple(func, depth + 1)
+        if head is None:
+            return None
+        parts = []
+        for arg in node.args:
+            text = _unparse_simple(arg, depth + 1)
+            if text is None:
+                return None
+            parts.append(text)
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                return None
+            text = _unparse_simple(keyword.value, depth + 1)
+            if text is None:
+                return None
+            parts.append(f"{keyword.arg}={text}")
+        return f"{head}({', '.join(parts)})"
+    if type(node) is ast.Name:
         return node.id
-    if isinstance(node, ast.Attribute):
+    if type(node) is ast.Attribute:
         base = node.value
-        if not isinstance(base, (ast.Name, ast.Attribute)):
+        if type(base) is not ast.Name and type(base) is not ast.Attribute:
             return None  # `(1).real`, calls: unparse's own parenthesising rules
         inner = _unparse_simple(base, depth + 1)
         return None if inner is None else f"{inner}.{node.attr}"
@@ -1540,20 +1588,6 @@ def _unparse_simple(node: ast.expr, depth: int) -> str | None:
         ):
             return f"'{value}'"
         return None
-    if isinstance(node, ast.Call):
-        func = node.func
-        if not isinstance(func, (ast.Name, ast.Attribute)):
-            return None
-        parts = [_unparse_simple(func, depth + 1)]
-        parts += [_unparse_simple(arg, depth + 1) for arg in node.args]
-        for keyword in node.keywords:
-            if keyword.arg is None:
-                return None
-            value_text = _unparse_simple(keyword.value, depth + 1)
-            parts.append(None if value_text is None else f"{keyword.arg}={value_text}")
-        if any(part is None for part in parts):
-            return None
-        return f"{parts[0]}({', '.join(parts[1:])})"  # type: ignore[arg-type]
     return None
 
 

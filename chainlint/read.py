@@ -14,6 +14,7 @@ from typing import Literal
 from chainlint.config import DEFAULT_MAX_FILE_SIZE
 from chainlint.constants import ConstantValue, ModuleConstants
 from chainlint.ops import MigrationOperations, read_operations
+from chainlint.records import fast_init
 from chainlint.source import (
     NotReadable,
     decode_source,
@@ -49,6 +50,7 @@ def split_lines(text: str) -> list[str]:
     return text.split("\n") if "\r" not in text else _LINE_BREAK.split(text)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Identifier:
     """One identifier as written in the file."""
@@ -68,6 +70,7 @@ class Identifier:
 AssignmentShape = Literal["none", "scalar", "sequence", "dynamic"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Assignment:
     """A module-level `revision`, `down_revision`, `branch_labels` or `depends_on`."""
@@ -88,6 +91,7 @@ class Assignment:
         return tuple(item for item in self.items if item.value is None)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class HeaderField:
     """A `Revision ID:`/`Revises:`/`Create Date:` line of the module docstring."""
@@ -99,6 +103,7 @@ class HeaderField:
     column: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ReadProblem:
     """Why a file could not be read (CL009)."""
@@ -108,6 +113,7 @@ class ReadProblem:
     column: int = 1
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RevisionFile:
     path: Path
@@ -384,16 +390,22 @@ class _ModuleReader:
     def read_assignments(self, module: ast.Module) -> dict[str, Assignment]:
         found: dict[str, Assignment] = {}
         for stmt in module.body:
-            if isinstance(stmt, ast.Assign):
+            # Exact node types (ast.parse makes no subclasses): identity tests, cheapest first.
+            kind = type(stmt)
+            if kind is ast.FunctionDef or kind is ast.Expr:
+                continue
+            if type(stmt) is ast.Assign:
                 for target in stmt.targets:
                     self._assign(found, target, stmt.value, annotated=False)
-            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-                self._assign(found, stmt.target, stmt.value, annotated=True)
-            elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
-                self._dynamic(found, stmt.target.id, stmt)
-            elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            elif type(stmt) is ast.AnnAssign:
+                if stmt.value is not None:
+                    self._assign(found, stmt.target, stmt.value, annotated=True)
+            elif type(stmt) is ast.ImportFrom or type(stmt) is ast.Import:
                 self._record_import(stmt)
-            elif isinstance(stmt, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+            elif type(stmt) is ast.AugAssign:
+                if type(stmt.target) is ast.Name:
+                    self._dynamic(found, stmt.target.id, stmt)
+            elif kind in _CONDITIONAL_STATEMENTS:
                 # Assigned under a condition: the value depends on run time.
                 for name, node in _conditional_assignments(stmt):
                     self._dynamic(found, name, node)
@@ -568,6 +580,7 @@ class _ModuleReader:
 
 
 _UNRESOLVED = object()
+_CONDITIONAL_STATEMENTS = frozenset({ast.If, ast.Try, ast.With, ast.For, ast.While})
 
 
 def _dotted(node: ast.expr) -> str | None:

@@ -643,3 +643,84 @@ def test_sql_read_without_sqlglot_is_what_sqlglot_reading_gives() -> None:
     assert decided >= 20
     undecided = PLAIN_SQL_CASES[PLAIN_SQL_CASES.index("UPDATE t SET a = 1; DROP TABLE u") :]
     assert all(_read_plain_sql(text, 1, 1, "x") is None for text in undecided)
+
+
+def _records() -> list[type]:
+    import dataclasses
+
+    from chainlint import ops, read
+
+    return [
+        value
+        for module in (ops, read)
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and dataclasses.is_dataclass(value)
+        and value.__module__ == module.__name__
+    ]
+
+
+@pytest.mark.parametrize("cls", _records(), ids=lambda cls: cls.__name__)
+def test_records_made_by_fast_init_are_the_dataclass_records(cls: type) -> None:
+    """`fast_init` stores each field through its slot: the same parameters and defaults, the
+    same instance (fields, equality, hash, immutability) as the generated frozen __init__."""
+    import dataclasses
+    import inspect
+
+    fields = dataclasses.fields(cls)
+    twin = dataclasses.make_dataclass(
+        cls.__name__,
+        [
+            (f.name, Any, dataclasses.field(default=f.default))
+            if f.default is not dataclasses.MISSING
+            else (f.name, Any)
+            for f in fields
+        ],
+        frozen=True,
+        slots=True,
+    )
+    assert cls.__init__.__qualname__ == f"{cls.__qualname__}.__init__"
+    assert [
+        (p.name, p.default) for p in list(inspect.signature(cls.__init__).parameters.values())[1:]
+    ] == [(p.name, p.default) for p in inspect.signature(twin.__init__).parameters.values()][1:]
+    values = [f"v{index}" for index in range(len(fields))]
+    required = [f.name for f in fields if f.default is dataclasses.MISSING]
+    for made, expected in (
+        (cls(*values), twin(*values)),
+        (
+            cls(**dict(zip(required, values, strict=False))),
+            twin(**dict(zip(required, values, strict=False))),
+        ),
+    ):
+        assert dataclasses.astuple(made) == dataclasses.astuple(expected)
+        again = cls(*dataclasses.astuple(made))
+        assert made == again and hash(made) == hash(again)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(made, fields[0].name, "x")
+    with pytest.raises(TypeError):
+        cls(*values, "one too many")
+
+
+def test_fast_init_leaves_what_it_cannot_speed_up() -> None:
+    import dataclasses
+
+    from chainlint.records import fast_init
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Factory:
+        items: list[int] = dataclasses.field(default_factory=list)
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Checked:
+        value: int
+
+        def __post_init__(self) -> None:
+            if self.value < 0:
+                raise ValueError("negative")
+
+    for cls in (Factory, Checked):
+        init = cls.__init__
+        assert fast_init(cls).__init__ is init
+    assert Factory().items == [] and Factory().items is not Factory().items
+    with pytest.raises(ValueError):
+        Checked(-1)
