@@ -61,13 +61,17 @@ class LintResult:
 def bulk_work() -> Iterator[None]:
     """No garbage collection while thousands of long-lived objects are made (parsing, cache
     loading): the collector would walk them again and again and find nothing to free (ast trees
-    hold no reference cycles). The previous state is restored after."""
+    hold no reference cycles). The previous state is restored after, with what is alive then
+    moved out of the collector's view (`gc.freeze`): otherwise the first collections after it
+    walk every object made meanwhile (10k revisions: ~260k objects, ~0.3 s for the youngest
+    generation alone), to free nothing."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
+            gc.freeze()
             gc.enable()
 
 

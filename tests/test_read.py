@@ -510,3 +510,22 @@ def test_syntax_error_in_the_middle_of_a_chain_is_the_one_error(tmp_path: Path) 
     (environment,) = result.environments
     assert environment.summary.revisions == 3
     assert environment.summary.heads == ("c",) and environment.summary.bases == ("a",)
+
+
+def test_bulk_work_leaves_what_it_made_out_of_later_collections() -> None:
+    """After bulk reading, the collector is back on and what was made meanwhile is frozen: the
+    next collection does not walk the thousands of records read (it used to, to free nothing)."""
+    import gc
+
+    from chainlint.lint import bulk_work
+
+    assert gc.isenabled()
+    with bulk_work():
+        assert not gc.isenabled()
+        made = [[index] for index in range(20_000)]
+    try:
+        assert gc.isenabled()
+        assert gc.get_count()[0] < 1_000
+        assert gc.get_freeze_count() >= len(made)
+    finally:
+        gc.unfreeze()
