@@ -395,19 +395,24 @@ def read_operations(
     downgrade = functions.get("downgrade")
     up_ops, up_rows = _split_rows(reader.read(upgrade) if upgrade else ())
     down_ops, down_rows = _split_rows(reader.read(downgrade) if downgrade else ())
+    raises = False
+    if downgrade is not None:
+        for stmt in downgrade.body:
+            if type(stmt) is ast.Raise:
+                raises = True
+                break
     return MigrationOperations(
-        upgrade=up_ops,
-        downgrade=down_ops,
-        has_upgrade=upgrade is not None,
-        has_downgrade=downgrade is not None,
-        upgrade_is_empty=upgrade is None or _is_empty(upgrade.body),
-        downgrade_is_empty=downgrade is None or _is_empty(downgrade.body),
-        downgrade_raises=downgrade is not None
-        and any(isinstance(stmt, ast.Raise) for stmt in downgrade.body),
-        upgrade_line=upgrade.lineno if upgrade else 0,
-        downgrade_line=downgrade.lineno if downgrade else 0,
-        upgrade_rows=up_rows,
-        downgrade_rows=down_rows,
+        up_ops,
+        down_ops,
+        upgrade is not None,
+        downgrade is not None,
+        upgrade is None or _is_empty(upgrade.body),
+        downgrade is None or _is_empty(downgrade.body),
+        raises,
+        upgrade.lineno if upgrade else 0,
+        downgrade.lineno if downgrade else 0,
+        up_rows,
+        down_rows,
     )
 
 
@@ -415,6 +420,11 @@ def _split_rows(
     read: Sequence[Operation],
 ) -> tuple[tuple[Operation, ...], tuple[RowChange, ...]]:
     """The schema operations, and the row changes placed among them."""
+    for operation in read:
+        if type(operation) is RowChange:
+            break
+    else:  # no row changes, most functions
+        return tuple(read), ()
     schema: list[Operation] = []
     rows: list[RowChange] = []
     for operation in read:
@@ -606,9 +616,9 @@ class _BodyReader:
     def read(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[Operation, ...]:
         self.local = {}
         self.local_helpers = {
-            stmt.name
+            stmt.name  # type: ignore[attr-defined]
             for stmt in function.body
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            if type(stmt) in _NESTED_SCOPES
         }
         return tuple(self._body(function.body))
 

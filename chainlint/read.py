@@ -42,7 +42,6 @@ _NOQA = re.compile(
     r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE
 )
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_HEADER_LABELS = ("Revision ID", "Revises", "Create Date")
 
 
 def split_lines(text: str) -> list[str]:
@@ -622,7 +621,11 @@ def _read_header(
         return None, _read_comment_header(module, lines)
     start, end = first.lineno, first.end_lineno or first.lineno
     docstring = first.value.value
-    if not any(label in docstring for label in _HEADER_LABELS):
+    if (
+        "Revision ID" not in docstring
+        and "Revises" not in docstring
+        and ("Create Date" not in docstring)
+    ):
         return (start, end), ()  # no label in the docstring: none on its source lines either
     found: dict[str, HeaderField] = {}
     # One search over the docstring's source lines (the pattern anchors at each line start and
