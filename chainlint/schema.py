@@ -345,8 +345,13 @@ class _Replay:
                 else:
                     state.put(_Table(name, False, None))
             return
+        # The operation classes are disjoint: the most common ones are tested first.
         if isinstance(op, CreateTable):
             self.create_table(op)
+        elif isinstance(op, CreateIndex):
+            table = self.table(op.table, op)
+            if table is not None:
+                self.create_index(table, op)
         elif isinstance(op, DropTable):
             if op.table in state.tables:
                 state.remove(op.table, self.origin(op))
@@ -368,10 +373,6 @@ class _Replay:
             table = self.table(op.table, op)
             if table is not None:
                 self.alter_column(table, op)
-        elif isinstance(op, CreateIndex):
-            table = self.table(op.table, op)
-            if table is not None:
-                self.create_index(table, op)
         elif isinstance(op, DropIndex):
             self.drop_index(op)
         elif isinstance(op, (CreateUniqueConstraint, CreateCheckConstraint, CreateForeignKey)):
@@ -491,7 +492,8 @@ class _Replay:
                 self.problem("exists", op, f"column {table.name}.{name}", table.name, origin)
             return
         table.columns[name] = self.column(definition)
-        table.removed.pop(("column", name), None)
+        if table.removed:
+            table.removed.pop(("column", name), None)
         if definition.index:
             index_name = f"ix_{_short_table(table.name)}_{name}"
             table.indexes[index_name] = Index(
@@ -593,7 +595,8 @@ class _Replay:
             op.line,
             op.name is None,
         )
-        table.removed.pop(("index", name), None)
+        if table.removed:
+            table.removed.pop(("index", name), None)
 
     def drop_index(self, op: DropIndex) -> None:
         state = self.state
@@ -957,24 +960,28 @@ def _plainly_reverted(operations: MigrationOperations, state: _State) -> bool:
     for op in operations.upgrade:
         if isinstance(op, CreateTable) and op.table not in created and not op.if_not_exists:
             created.add(op.table)
-        elif not (
-            isinstance(op, (CreateIndex, CreateUniqueConstraint, CreateForeignKey))
-            and op.table in created
-        ):
+        elif not (isinstance(op, _TABLE_PARTS) and op.table in created):
             return False
-    if not created or any(name in state.tables for name in created):
+    if not created:
         return False
+    tables = state.tables
+    for name in created:
+        if name in tables:
+            return False
     dropped: set[str] = set()
     for op in operations.downgrade:
         if isinstance(op, DropTable) and op.table in created and op.table not in dropped:
             dropped.add(op.table)
         elif not (
-            isinstance(op, (DropIndex, DropConstraint))
-            and op.table in created
-            and op.table not in dropped
+            isinstance(op, _DROPPED_PARTS) and op.table in created and op.table not in dropped
         ):
             return False
     return dropped == created
+
+
+# What a plainly reverted upgrade may add to the tables it creates, and its downgrade drop.
+_TABLE_PARTS = (CreateIndex, CreateUniqueConstraint, CreateForeignKey)
+_DROPPED_PARTS = (DropIndex, DropConstraint)
 
 
 def schema_history(graph: RevisionGraph) -> SchemaHistory:
