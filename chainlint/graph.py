@@ -210,10 +210,12 @@ class RevisionGraph:
         child_links: dict[str, list[str]] = {rev: [] for rev in revisions}
         for parent, rev in parent_edges:
             child_links[parent].append(rev)
-        links_out: dict[str, list[str]] = {rev: [] for rev in revisions}
-        for rev, linked in links_in.items():
-            for parent in linked:
-                links_out[parent].append(rev)
+        links_out = child_links  # without a depends_on link, dag has parent_dag's edges
+        if self.dependency_links:
+            links_out = {rev: [] for rev in revisions}
+            for rev, linked in links_in.items():
+                for parent in linked:
+                    links_out[parent].append(rev)
         self.parent_links, self.links_in = parent_links, links_in
         self.child_links, self.links_out = child_links, links_out
 
