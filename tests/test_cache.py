@@ -400,6 +400,19 @@ def test_result_cache_invalidated_by_files_and_imported_modules(tree: Path) -> N
     assert rebuilt and findings == _summary(tree, cache=False)
 
 
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The paths lint reads from now on, in order, appended as they are read."""
+    read: list[Path] = []
+    real = lint.read_files
+
+    def counting(paths: list[Path], *args: Any, **options: Any) -> Any:
+        read.extend(paths)
+        return real(paths, *args, **options)
+
+    monkeypatch.setattr(lint, "read_files", counting)
+    return read
+
+
 def test_touched_files_that_read_the_same_reuse_the_findings(
     tree: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -409,14 +422,7 @@ def test_touched_files_that_read_the_same_reuse_the_findings(
     _check(tree)
     (tree / "b.py").write_bytes((tree / "b.py").read_bytes())  # same bytes, new ctime
     os.utime(tree / "c.py", ns=(0, 1_000_000_000))
-    read: list[Path] = []
-    real = lint.read_files
-
-    def counting(paths: list[Path], *args: Any, **options: Any) -> Any:
-        read.extend(paths)
-        return real(paths, *args, **options)
-
-    monkeypatch.setattr(lint, "read_files", counting)
+    read = _count_reads(monkeypatch)
     findings, rebuilt = _check(tree)
     assert findings == cold and not rebuilt
     assert sorted(p.name for p in read) == ["b.py", "c.py"]
@@ -450,14 +456,7 @@ def test_a_touched_file_whose_entries_were_lost_is_read_again(
     assert not list((tree.parent / "cache").glob("read-*.json"))
     _cache_file(tree, "files").unlink()
     os.utime(tree / "b.py", ns=(0, 2_000_000_000))
-    read: list[Path] = []
-    real = lint.read_files
-
-    def counting(paths: list[Path], *args: Any, **options: Any) -> Any:
-        read.extend(paths)
-        return real(paths, *args, **options)
-
-    monkeypatch.setattr(lint, "read_files", counting)
+    read = _count_reads(monkeypatch)
     findings, rebuilt = _check(tree)
     assert not rebuilt and findings == cold
     assert sorted(p.name for p in read) == ["a.py", "b.py", "bad.py", "c.py"]
