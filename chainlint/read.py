@@ -393,6 +393,7 @@ class _ModuleReader:
             kind = type(stmt)
             if kind is ast.FunctionDef or kind is ast.Expr:
                 continue
+            # `type(stmt) is` below, not `kind is`: mypy narrows stmt only through the former.
             if type(stmt) is ast.Assign:
                 for target in stmt.targets:
                     self._assign(found, target, stmt.value, annotated=False)
@@ -466,22 +467,15 @@ class _ModuleReader:
     def _constant_assignment(self, name: str, value: ast.Constant, annotated: bool) -> Assignment:
         """`_assignment` of a literal: None, a string, or another literal's type."""
         line, column = self._position(value)
-        constant = value.value
-        if constant is None:
+        if value.value is None:
             return Assignment(name, line, column, "none", (), annotated)
-        source = self._segment(value)
-        if type(constant) is str:
-            item = Identifier(constant, line, column, source)
-        else:
-            item = Identifier(None, line, column, source, type(constant).__name__)
+        item = self._literal(value, line, column)
         return Assignment(name, line, column, "scalar", (item,), annotated)
 
     def _assignment(self, name: str, value: ast.expr, annotated: bool) -> Assignment:
         if type(value) is ast.Constant:
             return self._constant_assignment(name, value, annotated)
         line, column = self._position(value)
-        if isinstance(value, ast.Constant) and value.value is None:
-            return Assignment(name, line, column, "none", (), annotated)
         if isinstance(value, (ast.Tuple, ast.List)):
             items = tuple(self._identifier(elt) for elt in value.elts)
             return Assignment(name, line, column, "sequence", items, annotated)
@@ -498,15 +492,20 @@ class _ModuleReader:
 
     def _identifier(self, node: ast.expr) -> Identifier:
         line, column = self._position(node)
-        source = self._segment(node)
         if isinstance(node, ast.Constant):
-            if isinstance(node.value, str):
-                return Identifier(node.value, line, column, source)
-            return Identifier(None, line, column, source, type(node.value).__name__)
+            return self._literal(node, line, column)
+        source = self._segment(node)
         resolved = self._constant(node)
         if isinstance(resolved, str):
             return Identifier(resolved, line, column, source, "str", _dotted(node))
         return Identifier(None, line, column, source, "dynamic")
+
+    def _literal(self, node: ast.Constant, line: int, column: int) -> Identifier:
+        """A literal as an identifier: a string is one; any other literal is named by its type."""
+        source = self._segment(node)
+        if isinstance(node.value, str):
+            return Identifier(node.value, line, column, source)
+        return Identifier(None, line, column, source, type(node.value).__name__)
 
     def _constant(self, node: ast.expr) -> ConstantValue | object:
         """A string, tuple of strings or None the expression stands for, or _UNRESOLVED."""
@@ -624,7 +623,7 @@ def _read_header(
     if (
         "Revision ID" not in docstring
         and "Revises" not in docstring
-        and ("Create Date" not in docstring)
+        and "Create Date" not in docstring
     ):
         return (start, end), ()  # no label in the docstring: none on its source lines either
     found: dict[str, HeaderField] = {}
