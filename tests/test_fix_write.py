@@ -24,6 +24,7 @@ from chainlint.discover import discover_environments
 from chainlint.fix import transaction
 from chainlint.journal import JOURNAL_NAME
 from chainlint.rules.base import migration
+from helpers import run_cli as run
 from helpers import write_tree
 
 LONG = "x" * 20  # with a 20-character prefix, every id below is longer than 32 characters
@@ -37,20 +38,11 @@ class SimulatedCrash(BaseException):
     """Stands for a kill: nothing catches it, no cleanup runs."""
 
 
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(args)
-    captured = capsys.readouterr()
-    assert isinstance(exited.value.code, int)
-    return exited.value.code, captured.out, captured.err
-
-
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("NO_COLOR", "1")
+def workdir(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """conftest's workdir, with no crash point inherited from the environment."""
     monkeypatch.delenv(transaction.CRASH_VARIABLE, raising=False)
-    return tmp_path
+    return workdir
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
