@@ -29,6 +29,7 @@ import itertools
 import json
 import os
 import stat
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,7 +39,7 @@ from chainlint.findings import Finding, Fix
 
 if TYPE_CHECKING:
     from chainlint.discover import Environment
-    from chainlint.read import Assignment, RevisionFile
+    from chainlint.read import Assignment, HeaderField, Identifier, RevisionFile
 
 # The reader and the operation model (chainlint.read, chainlint.ops) are imported by the
 # functions that encode and decode files: a warm run answered by the result cache needs neither.
@@ -552,7 +553,7 @@ def _check(row: Any, allowed: Any) -> Any:
 def decode_file(path: Path, row: Any) -> RevisionFile:
     """Raises ValueError (or TypeError, IndexError) for a row of the wrong shape."""
     from chainlint.ops import load_operations
-    from chainlint.read import HeaderField, ReadProblem, RevisionFile
+    from chainlint.read import ReadProblem, RevisionFile
 
     _check(row, _FILE_ROWS)
     revision, down, labels, depends, header, problem, legacy, noqa, docstring = row[:9]
@@ -563,7 +564,7 @@ def decode_file(path: Path, row: Any) -> RevisionFile:
         down_revision=_assignment_in("down_revision", down),
         branch_labels=_assignment_in("branch_labels", labels),
         depends_on=_assignment_in("depends_on", depends),
-        header=tuple(HeaderField(*_check(field, (_HEADER_ROW,))) for field in header),
+        header=tuple(_header_in(field) for field in header),
         problem=ReadProblem(*_check(problem, (_PROBLEM_ROW,))) if problem is not None else None,
         legacy_revision=legacy,
         noqa=tuple(_noqa_in(item) for item in noqa),
@@ -580,7 +581,7 @@ def decode_file(path: Path, row: Any) -> RevisionFile:
 def _assignment_in(name: str, row: Any) -> Assignment | None:
     if row is None:
         return None
-    from chainlint.read import Assignment, Identifier
+    from chainlint.read import Assignment
 
     line, column, shape, annotated, items = _check(row, (_ASSIGNMENT_ROW,))
     # A scalar or dynamic value is one item (RevisionFile.revision_id reads items[0]).
@@ -595,9 +596,28 @@ def _assignment_in(name: str, row: Any) -> Assignment | None:
         line,
         column,
         shape,
-        tuple(Identifier(*_check(item, _IDENTIFIER_ROWS)) for item in items),
+        tuple(_identifier_in(item) for item in items),
         annotated,
     )
+
+
+# Equal strings as one object, as the reader shares them (json.loads makes one per occurrence).
+_intern = sys.intern
+
+
+def _identifier_in(item: Any) -> Identifier:
+    from chainlint.read import Identifier
+
+    value, line, column, source, kind, via = _check(item, _IDENTIFIER_ROWS)
+    shared = _intern(value) if value is not None else None
+    return Identifier(shared, line, column, source, kind, via)
+
+
+def _header_in(item: Any) -> HeaderField:
+    from chainlint.read import HeaderField
+
+    label, value, line, column = _check(item, (_HEADER_ROW,))
+    return HeaderField(_intern(label), _intern(value), line, column)
 
 
 def _noqa_in(item: Any) -> tuple[int, frozenset[str] | None]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import builtins as _builtins_module
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal, Union
@@ -915,7 +916,7 @@ class _BodyReader:
         if node is None:
             return None
         if isinstance(node, ast.Constant):
-            return node.value if isinstance(node.value, str) else None
+            return _intern(node.value) if type(node.value) is str else None
         if isinstance(node, ast.Call) and node.args and not node.keywords:
             name = _dotted(node.func)
             if name is not None and name.rsplit(".", 1)[-1] in ("f", "text", "quoted_name", "conv"):
@@ -1544,12 +1545,16 @@ def _harmless_module(module: str) -> bool:
     return module.split(".")[0] in _HARMLESS_ROOTS
 
 
+# One string object for equal names and types across files (a table is named 4 times a file).
+_intern = sys.intern
+
+
 def unparse(node: ast.expr) -> str:
     """`ast.unparse(node)`, computed directly for the shapes column types and defaults almost
     always have (`sa.String(length=50)`, `sa.text('now()')`); ast.unparse (a pure-Python
     visitor) for anything else. Same string either way."""
     fast = _unparse_simple(node, 0)
-    return fast if fast is not None else ast.unparse(node)
+    return _intern(fast) if fast is not None else ast.unparse(node)
 
 
 def _unparse_simple(node: ast.expr, depth: int) -> str | None:
@@ -2002,7 +2007,7 @@ def _check(kind: str) -> _FieldCheck:
         }[kind]
         if not ok:
             raise ValueError(f"expected {kind}, got {type(value).__name__}")
-        return value
+        return _intern(value) if type(value) is str else value  # as the reader shares them
 
     return check
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from chainlint.cli import main
 from chainlint.discover import Environment
 from chainlint.docs import render_rules_markdown
-from chainlint.graph import DEPENDENCY, PARENT, RevisionGraph, alembic_items
+from chainlint.graph import DEPENDENCY, RevisionGraph, alembic_items
 from chainlint.read import Assignment, Identifier, RevisionFile
 from chainlint.rules.base import migration
 from helpers import write_tree
@@ -347,7 +347,8 @@ def _revision_files(draw: st.DrawFn) -> list[RevisionFile]:
 
 
 def _reference_graphs(graph: RevisionGraph) -> tuple[nx.DiGraph, nx.DiGraph]:
-    """The two DiGraphs as the graph first built them: an edge at a time, in link order."""
+    """The two DiGraphs as the graph first built them: an edge at a time, in link order (a
+    down_revision link without attributes, a depends_on link of kind DEPENDENCY)."""
     dag, parent_dag = nx.DiGraph(), nx.DiGraph()
     dag.add_nodes_from(graph.revisions)
     parent_dag.add_nodes_from(graph.revisions)
@@ -355,7 +356,7 @@ def _reference_graphs(graph: RevisionGraph) -> tuple[nx.DiGraph, nx.DiGraph]:
         for identifier in alembic_items(file, "down_revision"):
             if identifier.value in graph.revisions:
                 parent_dag.add_edge(identifier.value, rev)
-                dag.add_edge(identifier.value, rev, kind=PARENT)
+                dag.add_edge(identifier.value, rev)
         for identifier in alembic_items(file, "depends_on"):
             target = graph.resolve(identifier.value) if identifier.value is not None else None
             if target is not None and not dag.has_edge(target, rev):
@@ -379,6 +380,8 @@ def test_plain_links_and_walks_agree_with_networkx(files: list[RevisionFile]) ->
     dag, parent_dag = _reference_graphs(graph)
     _same_digraph(graph.dag, dag)
     _same_digraph(graph.parent_dag, parent_dag)
+    # One graph, not two copies, when the depends_on links add no edge.
+    assert (graph.dag is graph.parent_dag) == (list(dag.edges) == list(parent_dag.edges))
     for rev in graph.revisions:
         assert graph.parent_links[rev] == tuple(parent_dag.predecessors(rev))
         assert list(graph.child_links[rev]) == list(parent_dag.successors(rev))

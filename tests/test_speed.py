@@ -1,5 +1,6 @@
-"""What keeps the check path fast without changing a byte of its output: heavy modules imported
-only where used, and plain text written without rich exactly as rich would write it."""
+"""What keeps the check path fast and small without changing a byte of its output: heavy
+modules imported only where used, plain text written without rich exactly as rich would write
+it, equal strings shared by the records, one DiGraph where two would hold the same links."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -266,3 +268,70 @@ def test_fast_unparse_is_ast_unparse() -> None:
             assert unparse(node) == ast.unparse(node), ast.dump(node)
             count += 1
     assert count > 1000
+
+
+_SHARED_BODY = """op.create_table("things", sa.Column("id", sa.Integer(), nullable=False))
+op.create_index("ix_things_id", "things", ["id"])"""
+
+
+def _shared_strings(files: list[Any]) -> None:
+    """Equal names, ids, labels and types are one string object across records and files."""
+    a, b = files
+    (create, index), (other, _) = a.operations.upgrade, b.operations.upgrade
+    assert create.table is index.table is other.table
+    assert create.columns[0].name is index.columns[0] is other.columns[0].name
+    assert create.columns[0].type is other.columns[0].type
+    assert a.revision.items[0].value is b.down_revision.items[0].value
+    assert a.header[0].label is b.header[0].label
+    assert a.header[0].value is a.revision.items[0].value
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the split read forks")
+def test_records_share_equal_strings_read_decoded_and_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What 10,000 files keep alive: one string object per distinct name (a table is named in
+    four records per file), whether read here, decoded from the read cache or from a helper's
+    rows."""
+    from chainlint import lint
+    from chainlint.cache import decode_file, row_text
+    from chainlint.constants import ModuleConstants
+    from chainlint.read import read_revision_file
+
+    versions = write_tree(
+        tmp_path / "versions",
+        {
+            "a.py": migration("a1", None, upgrade=_SHARED_BODY),
+            "b.py": migration("b1", "a1", upgrade=_SHARED_BODY.replace("ix_", "ix2_")),
+        },
+    )
+    paths = sorted(versions.glob("*.py"))
+    read = [read_revision_file(path) for path in paths]
+    _shared_strings(read)
+    _shared_strings([decode_file(f.path, json.loads(row_text(f))) for f in read])
+    monkeypatch.setattr(lint, "SPLIT_THRESHOLD", 1)
+    monkeypatch.setenv("CHAINLINT_PROCESSES", "2")
+    split = [file for file, _ in lint.read_files(paths, ModuleConstants())]
+    assert split == read
+    _shared_strings(split)
+
+
+def test_one_graph_without_dependency_links(tmp_path: Path) -> None:
+    """Without a depends_on link that adds an edge, `dag` and `parent_dag` are one DiGraph."""
+    from chainlint.discover import discover_environments
+    from chainlint.graph import RevisionGraph
+    from chainlint.lint import read_environment
+
+    versions = write_tree(
+        tmp_path / "versions",
+        {"a.py": migration("a", None), "b.py": migration("b", "a", depends_on="a")},
+    )
+    (environment,) = discover_environments([versions])
+    graph = RevisionGraph(environment, read_environment(environment))
+    assert graph.dag is graph.parent_dag
+    assert list(graph.dag.edges(data=True)) == [("a", "b", {})]
+    (versions / "c.py").write_text(migration("c", None, depends_on="b"))
+    (environment,) = discover_environments([versions])
+    graph = RevisionGraph(environment, read_environment(environment))
+    assert graph.dag is not graph.parent_dag
+    assert list(graph.dag.edges(data=True)) == [("a", "b", {}), ("b", "c", {"kind": "dependency"})]
