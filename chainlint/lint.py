@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +101,14 @@ def read_environment(
 # Below this many files, forking a helper costs more than it saves (measured by bench/run.py).
 SPLIT_THRESHOLD = 1000
 
+# What a file costs besides reading it, relative to reading it (bench/run.py's tree, measured
+# side by side): a helper pickles it (0.14); the parent unpickles it (0.06); making its cache
+# row (`rows`) costs whoever read it 0.11. The shares are sized so the parent (its own reads,
+# then the helpers' files to unpickle) and each helper finish together.
+_PICKLE_COST = 0.14
+_UNPICKLE_COST = 0.06
+_ROW_COST = 0.11
+
 
 def read_files(
     paths: list[Path],
@@ -110,30 +118,35 @@ def read_files(
 ) -> list[tuple[RevisionFile, str | None]]:
     """Read files in order, each with its cache row as compact JSON when `rows` (else None).
 
-    A large batch is split across forked helper processes when the machine has cores to spare;
-    each helper returns its files as the cache's plain-JSON rows, one line each, and the parent
-    reads its own share meanwhile. `$CHAINLINT_PROCESSES` caps the number of processes (1: read
-    everything in this one)."""
-    processes = _processes()
-    if len(paths) < SPLIT_THRESHOLD or processes < 2:
+    A large batch is split across forked helper processes when cores are idle now; each helper
+    sends back what it read, and the parent reads its own share meanwhile. `$CHAINLINT_PROCESSES`
+    sets the number of processes (1: read everything in this one)."""
+    processes = _processes() if len(paths) >= SPLIT_THRESHOLD else 1
+    if processes < 2:
         return [_read_row(path, constants, max_file_size, rows) for path in paths]
-    size = -(-len(paths) // processes)
-    shares = [paths[i : i + size] for i in range(0, len(paths), size)]
-    helpers = [_start_helper(share, max_file_size) for share in shares[1:]]
+    shares = _shares(paths, processes, rows)
+    helpers = [_start_helper(share, max_file_size, rows) for share in shares[1:]]
     found = [_read_row(path, constants, max_file_size, rows) for path in shares[0]]
     for share, helper in zip(shares[1:], helpers, strict=True):
-        texts = _finish_helper(helper, len(share))
-        if texts is None:  # the helper failed: read its share here (a bug then names its file)
-            found.extend(_read_row(path, constants, max_file_size, rows) for path in share)
-            continue
-        from chainlint.cache import decode_file
-
-        for path, text in zip(share, texts, strict=True):
-            try:
-                found.append((decode_file(path, json.loads(text)), text if rows else None))
-            except (ValueError, TypeError, IndexError):
-                found.append(_read_row(path, constants, max_file_size, rows))
+        read = _finish_helper(helper, share)
+        if read is None:  # the helper failed: read its share here (a bug then names its file)
+            read = [_read_row(path, constants, max_file_size, rows) for path in share]
+        found.extend(read)
+    _IDLE.mark()  # the next decision does not count these helpers' work as load
     return found
+
+
+def _shares(paths: list[Path], processes: int, rows: bool) -> list[list[Path]]:
+    """The parent's share first, then one per helper: the parent's time (its files, then
+    unpickling the helpers' files) equals each helper's (its files, pickled)."""
+    helpers = processes - 1
+    row = _ROW_COST if rows else 0.0
+    parent, helper = 1.0 + row, (1.0 + row + _PICKLE_COST) / helpers
+    # parent * n + _UNPICKLE_COST * (total - n) == helper * (total - n)
+    own = round(len(paths) * (helper - _UNPICKLE_COST) / (parent - _UNPICKLE_COST + helper))
+    rest = paths[own:]
+    size = -(-len(rest) // helpers)
+    return [paths[:own], *(rest[i : i + size] for i in range(0, len(rest), size))]
 
 
 def _read_row(
@@ -147,6 +160,70 @@ def _read_row(
     return file, row_text(file)
 
 
+class _IdleMeter:
+    """How many of this process's CPUs were idle since a mark, from the kernel's idle time
+    counters (`/proc/stat`): what is idle now. The load average (1 minute) still counts work
+    that has ended, a previous run of this very command among it."""
+
+    # A mark older than this says little about now; a window shorter than this, too little.
+    STALE = 10.0
+    SHORTEST = 0.02
+
+    def __init__(self) -> None:
+        self._mark: tuple[float, float] | None = None
+
+    def mark(self) -> None:
+        self._mark = _idle_seconds()
+
+    def cores(self) -> float | None:
+        """Idle CPUs on average since the mark (a fresh window of SHORTEST seconds without a
+        recent one), None where the counters cannot be read."""
+        mark, now = self._mark, _idle_seconds()
+        if now is None:
+            return None
+        if mark is None or not 0 < now[0] - mark[0] <= self.STALE:
+            mark = now
+        if now[0] - mark[0] < self.SHORTEST:
+            time.sleep(self.SHORTEST - (now[0] - mark[0]))
+            now = _idle_seconds()
+            if now is None:
+                return None
+        self._mark = now
+        return (now[1] - mark[1]) / (now[0] - mark[0])
+
+
+_IDLE = _IdleMeter()
+
+
+def _idle_seconds() -> tuple[float, float] | None:
+    """(now, seconds this process's CPUs have been idle since boot), or None."""
+    try:
+        with open("/proc/stat", "rb") as handle:
+            text = handle.read()
+        cpus = os.sched_getaffinity(0)
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, AttributeError, ValueError):
+        return None
+    idle = idle_ticks(text, cpus)
+    return (time.monotonic(), idle / ticks) if idle is not None and ticks > 0 else None
+
+
+def idle_ticks(stat: bytes, cpus: set[int]) -> int | None:
+    """The idle and iowait ticks of these CPUs in a /proc/stat text (None when one is absent)."""
+    total = 0
+    found = 0
+    for line in stat.splitlines():
+        name, _, rest = line.partition(b" ")
+        if not name.startswith(b"cpu") or not name[3:].isdigit() or int(name[3:]) not in cpus:
+            continue
+        fields = rest.split()
+        if len(fields) < 5:
+            return None
+        total += int(fields[3]) + int(fields[4])
+        found += 1
+    return total if found == len(cpus) else None
+
+
 def _processes() -> int:
     configured = os.environ.get("CHAINLINT_PROCESSES", "")
     if configured.isdigit():
@@ -158,16 +235,21 @@ def _processes() -> int:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    # A helper wins only on a core nobody else is using: on a busy 2-core machine the helpers
-    # and the parent's decoding of their rows made the read slower than one process.
-    try:
-        idle = round(cores - os.getloadavg()[0])
-    except OSError:
-        idle = cores
-    return max(1, min(cores, 4, idle))
+    if cores < 2:
+        return 1
+    # A helper wins only on a core nobody else is using: counted by what was idle while this
+    # process ran up to here (this process busy on one core), each core idle 2/3 of the time.
+    idle = _IDLE.cores()
+    if idle is None:  # no /proc/stat: the load average, this process included
+        try:
+            idle = cores - os.getloadavg()[0] - 1
+        except OSError:
+            idle = cores - 1
+    helpers = int(idle + 1 / 3)
+    return max(1, min(cores, 4, 1 + helpers))
 
 
-def _start_helper(share: list[Path], max_file_size: int) -> tuple[int, Any] | None:
+def _start_helper(share: list[Path], max_file_size: int, rows: bool) -> tuple[int, Any] | None:
     import tempfile
 
     try:
@@ -179,16 +261,16 @@ def _start_helper(share: list[Path], max_file_size: int) -> tuple[int, Any] | No
     except OSError:
         handle.close()
         return None
-    if pid == 0:  # the helper: read, write the rows, exit without running any parent cleanup
+    if pid == 0:  # the helper: read, write, exit without running any parent cleanup
         code = 1
         try:
-            from chainlint.cache import row_text
             from chainlint.constants import ModuleConstants
 
             constants = ModuleConstants()
-            # One row per line: compact JSON never holds a raw newline.
-            texts = [row_text(_read_one(path, constants, max_file_size)) for path in share]
-            handle.write("\n".join(texts).encode("ascii"))
+            read = [_read_row(path, constants, max_file_size, rows) for path in share]
+            from chainlint.handoff import send
+
+            send(handle, share, read)
             handle.flush()
             code = 0
         finally:
@@ -196,21 +278,24 @@ def _start_helper(share: list[Path], max_file_size: int) -> tuple[int, Any] | No
     return pid, handle
 
 
-def _finish_helper(helper: tuple[int, Any] | None, count: int) -> list[str] | None:
+def _finish_helper(
+    helper: tuple[int, Any] | None, share: list[Path]
+) -> list[tuple[RevisionFile, str | None]] | None:
     if helper is None:
         return None
+    from chainlint.handoff import receive
+
     pid, handle = helper
     try:
         _, status = os.waitpid(pid, 0)
         if status != 0:
             return None
         handle.seek(0)
-        texts = handle.read().decode("ascii").split("\n")
-    except (OSError, ValueError):
+        return receive(handle, share)
+    except OSError:
         return None
     finally:
         handle.close()
-    return texts if len(texts) == count else None
 
 
 def _read_one(path: Path, constants: ModuleConstants, max_file_size: int) -> RevisionFile:
@@ -367,6 +452,7 @@ def lint_paths(
     reuse: bool = False,
 ) -> LintResult:
     settings = settings or Settings()
+    _IDLE.mark()  # what is idle from here to a large read decides whether it is split
     results = []
     findings: list[Finding] = []
     discovery = discover(list(paths))

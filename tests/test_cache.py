@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from chainlint import lint
+from chainlint import handoff, lint
 from chainlint.cache import (
     CACHE_DIR,
     ReadCache,
@@ -26,6 +26,7 @@ from chainlint.cache import (
     read_with_cache,
 )
 from chainlint.config import Settings
+from chainlint.constants import ModuleConstants
 from chainlint.discover import DEFAULT_FILE_TEMPLATE, Environment, discover_environments
 from chainlint.lint import lint_paths
 from chainlint.read import read_revision_file
@@ -183,9 +184,50 @@ def test_split_read_gives_the_same_files(tree: Path, monkeypatch: pytest.MonkeyP
     serial = lint.read_environment(environment)
     monkeypatch.setattr(lint, "SPLIT_THRESHOLD", 1)
     monkeypatch.setenv("CHAINLINT_PROCESSES", "2")
-    assert lint.read_environment(environment) == serial
+    split = lint.read_environment(environment)
+    assert split == serial
+    # The parent's own Path objects come back from the helper (not a copy of each).
+    assert [file.path for file in split] == list(environment.files)
+    assert all(file.path is path for file, path in zip(split, environment.files, strict=True))
     assert lint.read_environment(environment, cache=True) == serial  # rows go to the cache
     assert lint.read_environment(environment, cache=True) == serial  # and come back
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the split read forks")
+@pytest.mark.parametrize("failure", ["helper exits", "nothing back", "wrong count", "not files"])
+def test_a_failed_helper_share_is_read_by_the_parent(
+    tree: Path, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    (environment,) = discover_environments([tree])
+    paths = list(environment.files)
+    serial = lint.read_files(paths, ModuleConstants(), rows=True)
+    monkeypatch.setattr(lint, "SPLIT_THRESHOLD", 1)
+    monkeypatch.setenv("CHAINLINT_PROCESSES", "3")
+    if failure == "helper exits":  # in the forked helper: it exits with status 1
+
+        def broken(self: Any, obj: Any) -> None:
+            raise RuntimeError("no")
+
+        monkeypatch.setattr(handoff._HelperPickler, "dump", broken)
+    else:
+        back: Any = {"nothing back": EOFError, "wrong count": [], "not files": [(1, None)]}[failure]
+
+        def load(self: Any) -> Any:
+            if back is EOFError:
+                raise EOFError
+            return back
+
+        monkeypatch.setattr(handoff._HelperUnpickler, "load", load)
+    read_here: list[Path] = []
+    read_one = lint._read_one
+
+    def counting(path: Path, *args: Any) -> Any:
+        read_here.append(path)  # in this process only: a helper counts in its own memory
+        return read_one(path, *args)
+
+    monkeypatch.setattr(lint, "_read_one", counting)
+    assert lint.read_files(paths, ModuleConstants(), rows=True) == serial
+    assert sorted(read_here) == sorted(paths)  # the parent's share, then the failed ones
 
 
 def test_garbage_collection_is_restored(tree: Path) -> None:
@@ -716,27 +758,90 @@ def test_oversized_cache_files_are_not_read(tree: Path, monkeypatch: pytest.Monk
     assert len(calls) == 4
 
 
-def test_helpers_only_on_idle_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The read is split only across cores the load average leaves idle (a busy 2-core
-    machine reads in one process); `CHAINLINT_PROCESSES` decides when set."""
+def test_helpers_only_on_cores_idle_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The read is split only across cores that were idle since the mark (this process busy on
+    one): not when another process burns the other core of a 2-core machine, whatever the load
+    average says; the load average only without /proc/stat. `CHAINLINT_PROCESSES` decides when
+    set."""
     monkeypatch.delenv("CHAINLINT_PROCESSES", raising=False)
     monkeypatch.setattr(sys, "platform", "linux")
 
-    def processes(cores: int, load: float | None) -> int:
-        def loadavg() -> tuple[float, float, float]:
-            if load is None:
-                raise OSError("no load average")
-            return (load, load, load)
-
+    def processes(cores: int, idle: float | None, load: float = 0.0) -> int:
+        """With `idle` CPUs idle over the 0.1 s since the mark (None: no /proc/stat)."""
+        samples = iter([(50.0, 1000.0), (50.1, 1000.0 + 0.1 * idle)] if idle is not None else [])
+        monkeypatch.setattr(lint, "_idle_seconds", lambda: next(samples, None))
         monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
-        monkeypatch.setattr(os, "getloadavg", loadavg)
+        monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+        lint._IDLE.mark()
         return lint._processes()
 
-    assert processes(2, 0.2) == 2
-    assert processes(2, 0.8) == 1
-    assert processes(2, 3.5) == 1
-    assert processes(8, 1.0) == 4
-    assert processes(4, 1.4) == 3
-    assert processes(2, None) == 2
+    assert processes(2, 0.97) == 2
+    assert processes(2, 0.97, load=1.5) == 2  # the last minute's work has ended
+    assert processes(2, 0.03) == 1  # another process burns the other core
+    assert processes(2, 0.5) == 1
+    assert processes(2, 0.7) == 2
+    assert processes(4, 2.0) == 3
+    assert processes(8, 6.9) == 4
+    assert processes(1, 1.0) == 1
+    assert processes(2, None, load=0.1) == 2
+    assert processes(2, None, load=0.8) == 1
     monkeypatch.setenv("CHAINLINT_PROCESSES", "3")
-    assert processes(2, 3.5) == 3
+    assert processes(2, 0.03) == 3
+
+
+def test_idle_time_without_a_recent_mark_is_sampled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No mark, or one too old to say what is idle now: a short window is measured instead."""
+    clock = [100.0]
+    idle = [5000.0]
+
+    def sample() -> tuple[float, float]:
+        return clock[0], idle[0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+        idle[0] += seconds * 1.5  # 1.5 CPUs idle meanwhile
+
+    monkeypatch.setattr(lint, "_idle_seconds", sample)
+    monkeypatch.setattr(lint.time, "sleep", sleep)
+    meter = lint._IdleMeter()
+    assert meter.cores() == pytest.approx(1.5)
+    clock[0] += 60.0  # stale
+    idle[0] += 0.0
+    assert meter.cores() == pytest.approx(1.5)
+    clock[0] += 1.0
+    idle[0] += 0.25  # a quarter of a CPU idle over the second since that sample
+    assert meter.cores() == pytest.approx(0.25)
+
+
+def test_idle_ticks_of_this_process_cpus() -> None:
+    stat = (
+        b"cpu  100 0 50 9000 40 0 1 0 0 0\n"
+        b"cpu0 50 0 25 4000 10 0 1 0 0 0\n"
+        b"cpu1 50 0 25 5000 30 0 0 0 0 0\n"
+        b"cpu12 1 0 1 700 2 0 0 0 0 0\n"
+        b"intr 12345 0 0\nctxt 99\n"
+    )
+    assert lint.idle_ticks(stat, {0, 1}) == 4010 + 5030
+    assert lint.idle_ticks(stat, {1, 12}) == 5030 + 702
+    assert lint.idle_ticks(stat, {0, 3}) is None  # a CPU the file does not list
+    assert lint.idle_ticks(b"cpu0 1 2 3\n", {0}) is None
+
+
+@pytest.mark.parametrize(
+    ("count", "processes", "rows"), [(1000, 2, False), (10000, 2, True), (999, 3, False)]
+)
+def test_shares_let_the_parent_and_helpers_finish_together(
+    count: int, processes: int, rows: bool
+) -> None:
+    """The parent reads its share, then unpickles the helpers' files: its share is the larger
+    by what that costs, and each helper's (reading and pickling) takes as long as it."""
+    paths = [Path(f"/v/{i}.py") for i in range(count)]
+    shares = lint._shares(paths, processes, rows)
+    assert len(shares) == processes
+    assert [p for share in shares for p in share] == paths
+    row = lint._ROW_COST if rows else 0.0
+    own, helpers = len(shares[0]), shares[1:]
+    parent = own * (1 + row) + (count - own) * lint._UNPICKLE_COST
+    for share in helpers:
+        assert abs(parent - len(share) * (1 + row + lint._PICKLE_COST)) <= 2 + row
+    assert own > max(len(share) for share in helpers)

@@ -274,16 +274,22 @@ _SHARED_BODY = """op.create_table("things", sa.Column("id", sa.Integer(), nullab
 op.create_index("ix_things_id", "things", ["id"])"""
 
 
-def _shared_strings(files: list[Any]) -> None:
-    """Equal names, ids, labels and types are one string object across records and files."""
-    a, b = files
-    (create, index), (other, _) = a.operations.upgrade, b.operations.upgrade
-    assert create.table is index.table is other.table
-    assert create.columns[0].name is index.columns[0] is other.columns[0].name
+def _shared_within(file: Any) -> None:
+    """Equal names and ids are one string object across the records of a file."""
+    create, index = file.operations.upgrade
+    assert create.table is index.table
+    assert create.columns[0].name is index.columns[0]
+    assert file.header[0].value is file.revision.items[0].value
+
+
+def _shared_across(a: Any, b: Any) -> None:
+    """... and across files: names, types, header labels, a parent's id."""
+    (create, _), (other, _) = a.operations.upgrade, b.operations.upgrade
+    assert create.table is other.table
+    assert create.columns[0].name is other.columns[0].name
     assert create.columns[0].type is other.columns[0].type
     assert a.revision.items[0].value is b.down_revision.items[0].value
     assert a.header[0].label is b.header[0].label
-    assert a.header[0].value is a.revision.items[0].value
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the split read forks")
@@ -307,13 +313,18 @@ def test_records_share_equal_strings_read_decoded_and_split(
     )
     paths = sorted(versions.glob("*.py"))
     read = [read_revision_file(path) for path in paths]
-    _shared_strings(read)
-    _shared_strings([decode_file(f.path, json.loads(row_text(f))) for f in read])
+    decoded = [decode_file(f.path, json.loads(row_text(f))) for f in read]
+    for files in (read, decoded):
+        for file in files:
+            _shared_within(file)
+        _shared_across(*files)
+    # Split: a helper's pickle keeps the sharing within its share (here, one file each).
     monkeypatch.setattr(lint, "SPLIT_THRESHOLD", 1)
     monkeypatch.setenv("CHAINLINT_PROCESSES", "2")
     split = [file for file, _ in lint.read_files(paths, ModuleConstants())]
     assert split == read
-    _shared_strings(split)
+    for file in split:
+        _shared_within(file)
 
 
 def test_one_graph_without_dependency_links(tmp_path: Path) -> None:
