@@ -326,11 +326,23 @@ _INSPECTS = re.compile(
     r"|\w*_exists$"
 )
 _IDENTIFIER = re.compile(r"[A-Za-z_][\w.]*$")
+# Calls that stand for their first argument's string (`op.f("ix_a")`, `sa.text("...")`).
+_STRING_WRAPPERS = frozenset({"f", "text", "quoted_name", "conv"})
+# The node classes the reader tests most, bound once (ast.parse makes no subclasses of them).
+_Attribute, _Call, _Constant, _Expr, _Name, _Starred = (
+    ast.Attribute,
+    ast.Call,
+    ast.Constant,
+    ast.Expr,
+    ast.Name,
+    ast.Starred,
+)
 _BLOCKS: tuple[type[ast.stmt], ...] = tuple(
     getattr(ast, name)
     for name in ("If", "For", "AsyncFor", "While", "Try", "With", "AsyncWith", "TryStar", "Match")
     if hasattr(ast, name)
 )
+_BLOCK_TYPES = frozenset(_BLOCKS)
 _BLOCK_NAMES = {
     "If": "if",
     "For": "for",
@@ -504,21 +516,24 @@ class _Args:
     __slots__ = ("rest", "starred", "starred_args", "values")
 
     def __init__(self, call: ast.Call, names: Sequence[str]) -> None:
-        values: dict[str, ast.expr] = dict(zip(names, call.args, strict=False))
+        args = call.args
+        values: dict[str, ast.expr] = dict(zip(names, args))  # noqa: B905 (fewer args is fine)
         self.values = values
-        self.rest: list[ast.expr] = call.args[len(names) :]
+        self.rest: list[ast.expr] = args[len(names) :]
         starred_args = False
-        for arg in call.args:
-            if type(arg) is ast.Starred:
+        for arg in args:
+            if type(arg) is _Starred:
                 starred_args = True
+                break
         # Whether a * argument was passed (`op.create_table("t", *columns)`).
         self.starred_args = starred_args
         starred = starred_args
         for keyword in call.keywords:
-            if keyword.arg is None:
+            name = keyword.arg
+            if name is None:
                 starred = True
             else:
-                values[keyword.arg] = keyword.value
+                values[name] = keyword.value
         self.starred = starred
 
     def get(self, name: str) -> ast.expr | None:
@@ -647,7 +662,7 @@ class _BodyReader:
             if early is not None:
                 operations = _conditional_ops(operations, "after an early `return`")
             out.extend(operations)
-            if early is None and isinstance(stmt, _BLOCKS) and _returns(stmt):
+            if early is None and type(stmt) in _BLOCK_TYPES and _returns(stmt):
                 early = stmt
         return out
 
@@ -667,23 +682,24 @@ class _BodyReader:
                     line, column = self.position(call)
                     yield from self._op(func.attr, call, line, column)
                     return
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            self.local_helpers.add(stmt.name)
+        kind = type(stmt)
+        if kind in _NESTED_SCOPES:
+            self.local_helpers.add(stmt.name)  # type: ignore[attr-defined]
             return
-        if isinstance(stmt, (ast.With, ast.AsyncWith)):
-            batch = self._batch_context(stmt)
-            if batch is not None:
-                yield from batch
-                return
-        if isinstance(stmt, ast.For):
-            unrolled = self._literal_loop(stmt)
-            if unrolled is not None:
-                yield from unrolled
-                return
-        if isinstance(stmt, _BLOCKS):
+        if kind in _BLOCK_TYPES:
+            if type(stmt) is ast.With or type(stmt) is ast.AsyncWith:
+                batch = self._batch_context(stmt)
+                if batch is not None:
+                    yield from batch
+                    return
+            elif type(stmt) is ast.For:
+                unrolled = self._literal_loop(stmt)
+                if unrolled is not None:
+                    yield from unrolled
+                    return
             yield from self._conditional(stmt)
             return
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+        if type(stmt) is ast.Assign and len(stmt.targets) == 1:
             target = stmt.targets[0]
             if isinstance(target, ast.Name):
                 text = self._string(stmt.value)
@@ -745,7 +761,7 @@ class _BodyReader:
 
     def _block(self, node: ast.AST) -> Iterator[Operation]:
         """The operations of a block's statements and expressions, in source order."""
-        for child in ast.iter_child_nodes(node):
+        for child in _children(node):
             if isinstance(child, ast.stmt):
                 yield from self._statement(child)
             elif isinstance(child, (ast.excepthandler, ast.withitem)) or (
@@ -782,11 +798,11 @@ class _BodyReader:
             if func.attr in ("create", "drop") and call.args:
                 yield Opaque((), f"`{_dotted(func) or func.attr}(...)` call", line, column)
                 return
-            root = _root(func)
             if not top or func.attr in _PURE_CALLS or func.attr[:1].isupper():
                 return  # json.loads(...), db.Session(...), {"id": uuid()}: values, no DDL
             if _INSPECTS.match(func.attr):
                 return  # json.loads(...), db.Session(...), has_table(...): no DDL
+            root = _root(func)
             if root in self.helpers or root in self.local_helpers:
                 yield self._helper_call(call, f"calls helper `{_dotted(func) or root}`")
                 return
@@ -913,24 +929,34 @@ class _BodyReader:
 
     def _string(self, node: ast.expr | None) -> str | None:
         """The string an expression stands for, or None."""
+        kind = type(node)
+        if kind is _Constant:
+            value = node.value  # type: ignore[union-attr]
+            return _intern(value) if type(value) is str else None
         if node is None:
             return None
-        if isinstance(node, ast.Constant):
-            return _intern(node.value) if type(node.value) is str else None
-        if isinstance(node, ast.Call) and node.args and not node.keywords:
-            name = _dotted(node.func)
-            if name is not None and name.rsplit(".", 1)[-1] in ("f", "text", "quoted_name", "conv"):
-                return self._string(node.args[0])
+        if kind is _Call:
+            assert isinstance(node, ast.Call)
+            if node.args and not node.keywords:
+                name = _call_name(node)
+                if name in _STRING_WRAPPERS:
+                    return self._string(node.args[0])
             return None
-        if isinstance(node, ast.Name) and node.id in self.local:
-            return self.local[node.id]
-        if isinstance(node, ast.JoinedStr):
+        if kind is _Name:
+            assert isinstance(node, ast.Name)
+            local = self.local
+            if node.id in local:
+                return local[node.id]
+            resolved = self.resolve_name(node)
+            return resolved if isinstance(resolved, str) else None
+        if kind is ast.JoinedStr:
+            assert isinstance(node, ast.JoinedStr)
             parts = []
             for value in node.values:
-                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                if type(value) is _Constant and type(value.value) is str:
                     parts.append(value.value)
                 elif (
-                    isinstance(value, ast.FormattedValue)
+                    type(value) is ast.FormattedValue
                     and value.conversion == -1
                     and value.format_spec is None
                 ):
@@ -941,16 +967,21 @@ class _BodyReader:
                 else:
                     return None
             return "".join(parts)
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        if kind is ast.BinOp:
+            assert isinstance(node, ast.BinOp)
+            if type(node.op) is not ast.Add:
+                return None
             left, right = self._string(node.left), self._string(node.right)
             return left + right if left is not None and right is not None else None
-        if isinstance(node, (ast.Name, ast.Attribute)):
-            resolved = self.resolve_name(node)
+        if kind is _Attribute:
+            resolved = self.resolve_name(node)  # type: ignore[arg-type]
             return resolved if isinstance(resolved, str) else None
         return None
 
     def _required(self, args: _Args, name: str, tables: tuple[str, ...] = ()) -> str:
-        node = args.get(name)
+        node = args.values.get(name)
+        if type(node) is _Constant and type(node.value) is str:  # most arguments: a literal
+            return _intern(node.value)
         value = self._string(node)
         if value is None:
             what = _source(node) if node is not None else "missing"
@@ -958,9 +989,15 @@ class _BodyReader:
         return value
 
     def _optional_name(self, args: _Args, name: str, tables: tuple[str, ...] = ()) -> str | None:
-        node = args.get(name)
-        if node is None or (isinstance(node, ast.Constant) and node.value is None):
+        node = args.values.get(name)
+        if node is None:
             return None
+        if type(node) is _Constant:
+            value = node.value
+            if value is None:
+                return None
+            if type(value) is str:
+                return _intern(value)
         return self._required(args, name, tables)
 
     def _table(self, args: _Args, name: str, schema_arg: str = "schema") -> str:
@@ -987,7 +1024,7 @@ class _BodyReader:
     def _flag(self, node: ast.expr | None, default: bool) -> bool | None:
         if node is None:
             return default
-        if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+        if type(node) is _Constant and type(node.value) is bool:
             return node.value
         return None
 
@@ -1452,7 +1489,10 @@ def _collect_calls(node: ast.AST, top: bool, found: list[tuple[ast.Call, bool]])
         elif kind is ast.withitem:
             own = node.context_expr  # type: ignore[attr-defined]
     # ast.iter_child_nodes, inlined: this walk runs over every statement of every migration.
-    for name in node._fields:
+    names = _CALL_FIELDS.get(kind)
+    if names is None:
+        names = _CALL_FIELDS[kind] = _call_fields(kind)
+    for name in names:
         value = getattr(node, name, None)
         if isinstance(value, ast.AST):
             _collect_calls(value, own is not None and value is own, found)
@@ -1460,6 +1500,48 @@ def _collect_calls(node: ast.AST, top: bool, found: list[tuple[ast.Call, bool]])
             for item in value:
                 if isinstance(item, ast.AST):
                     _collect_calls(item, own is not None and item is own, found)
+
+
+# Fields that never hold a call: names, operators, expression contexts, flags.
+_LEAF_FIELDS = frozenset(
+    {
+        "ctx",
+        "op",
+        "ops",
+        "id",
+        "attr",
+        "arg",
+        "asname",
+        "module",
+        "level",
+        "conversion",
+        "kind",
+        "type_comment",
+        "is_async",
+        "simple",
+        "tag",
+    }
+)
+# Per node class, the fields `_collect_calls` looks into (filled as classes are met).
+_CALL_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _call_fields(kind: type) -> tuple[str, ...]:
+    return tuple(name for name in kind._fields if name not in _LEAF_FIELDS)  # type: ignore[attr-defined]
+
+
+def _children(node: ast.AST) -> list[ast.AST]:
+    """`list(ast.iter_child_nodes(node))`, without its generators."""
+    found: list[ast.AST] = []
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if isinstance(value, ast.AST):
+            found.append(value)
+        elif type(value) is list:
+            for item in value:
+                if isinstance(item, ast.AST):
+                    found.append(item)
+    return found
 
 
 def _source(node: ast.AST) -> str:
@@ -1562,9 +1644,14 @@ def _unparse_simple(node: ast.expr, depth: int) -> str | None:
         return None
     if type(node) is ast.Call:
         func = node.func
-        if type(func) is not ast.Name and type(func) is not ast.Attribute:
+        if type(func) is _Attribute and type(func.value) is _Name:
+            head: str | None = f"{func.value.id}.{func.attr}"  # `sa.String`: most calls
+            if not node.args and not node.keywords:
+                return f"{head}()"
+        elif type(func) is not ast.Name and type(func) is not ast.Attribute:
             return None
-        head = _unparse_simple(func, depth + 1)
+        else:
+            head = _unparse_simple(func, depth + 1)
         if head is None:
             return None
         parts = []

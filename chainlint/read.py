@@ -681,10 +681,15 @@ def _read_noqa(
 ) -> tuple[tuple[int, frozenset[str] | None], ...]:
     # Lowercasing keeps "noqa" in any case (no other character matches n, o, q or a ignoring
     # case), at a fraction of an IGNORECASE search.
-    if "noqa" not in text.lower():
+    lowered = text.lower()
+    if "noqa" not in lowered:
         return ()
     result = []
+    # Only the lines that say "noqa" are searched: lowering moves no line break.
+    said = split_lines(lowered)
     for number, line in enumerate(lines if lines is not None else split_lines(text), start=1):
+        if "noqa" not in said[number - 1]:
+            continue
         match = _NOQA.search(line)
         if match:
             codes = match.group("codes")

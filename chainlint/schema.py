@@ -37,6 +37,7 @@ from chainlint.ops import (
     RenameTable,
     tables_of,
 )
+from chainlint.records import fast_init
 
 if TYPE_CHECKING:
     from chainlint.graph import RevisionGraph
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 # -- the frozen model (what rules, `chainlint schema` and `chainlint db` read) -----------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Column:
     name: str
@@ -56,6 +58,7 @@ class Column:
     line: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Index:
     name: str
@@ -70,6 +73,7 @@ class Index:
     implicit: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Constraint:
     """A unique, foreign key or check constraint (name None when the file gives none)."""
@@ -85,6 +89,7 @@ class Constraint:
     referent_columns: tuple[str, ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Table:
     name: str
@@ -100,6 +105,7 @@ class Table:
     primary_key: tuple[str, ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OpaqueNote:
     revision: str
@@ -110,6 +116,7 @@ class OpaqueNote:
     reason: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Schema:
     tables: Mapping[str, Table]
@@ -119,6 +126,7 @@ class Schema:
     everything_partial: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Where an object was made (or dropped): revision, file, line."""
@@ -128,6 +136,7 @@ class Origin:
     line: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Problem:
     """An operation the replay shows would fail on a real database."""
@@ -145,6 +154,7 @@ class Problem:
     direction: Literal["upgrade", "downgrade"] = "upgrade"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Revert:
     """What replaying `upgrade()` then `downgrade()` leaves different from before (CL303)."""
@@ -956,11 +966,24 @@ def _made_and_removed(
 def _plainly_reverted(operations: MigrationOperations, state: _State) -> bool:
     """The common shape, settled without replaying: the upgrade only creates new tables (and
     their indexes and constraints), the downgrade only drops them, each table last."""
+    # Exact classes (operations are never subclassed): identity tests, not isinstance chains.
+    # What a plainly reverted upgrade may add to the tables it creates: indexes, unique and
+    # foreign key constraints; what its downgrade may drop before each table: indexes and
+    # constraints.
     created: set[str] = set()
     for op in operations.upgrade:
-        if isinstance(op, CreateTable) and op.table not in created and not op.if_not_exists:
+        if type(op) is CreateTable:
+            if op.table in created or op.if_not_exists:
+                return False
             created.add(op.table)
-        elif not (isinstance(op, _TABLE_PARTS) and op.table in created):
+        elif (
+            type(op) is CreateIndex
+            or type(op) is CreateUniqueConstraint
+            or type(op) is CreateForeignKey
+        ):
+            if op.table not in created:
+                return False
+        else:
             return False
     if not created:
         return False
@@ -970,18 +993,16 @@ def _plainly_reverted(operations: MigrationOperations, state: _State) -> bool:
             return False
     dropped: set[str] = set()
     for op in operations.downgrade:
-        if isinstance(op, DropTable) and op.table in created and op.table not in dropped:
+        if type(op) is DropTable:
+            if op.table not in created or op.table in dropped:
+                return False
             dropped.add(op.table)
-        elif not (
-            isinstance(op, _DROPPED_PARTS) and op.table in created and op.table not in dropped
-        ):
+        elif type(op) is DropIndex or type(op) is DropConstraint:
+            if op.table not in created or op.table in dropped:
+                return False
+        else:
             return False
     return dropped == created
-
-
-# What a plainly reverted upgrade may add to the tables it creates, and its downgrade drop.
-_TABLE_PARTS = (CreateIndex, CreateUniqueConstraint, CreateForeignKey)
-_DROPPED_PARTS = (DropIndex, DropConstraint)
 
 
 def schema_history(graph: RevisionGraph) -> SchemaHistory:

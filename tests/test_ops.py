@@ -648,15 +648,16 @@ def test_sql_read_without_sqlglot_is_what_sqlglot_reading_gives() -> None:
 def _records() -> list[type]:
     import dataclasses
 
-    from chainlint import ops, read
+    from chainlint import ops, read, schema
 
     return [
         value
-        for module in (ops, read)
+        for module in (ops, read, schema)
         for value in vars(module).values()
         if isinstance(value, type)
         and dataclasses.is_dataclass(value)
         and value.__module__ == module.__name__
+        and value.__dataclass_params__.frozen
     ]
 
 
