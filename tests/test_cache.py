@@ -89,11 +89,11 @@ def test_results_are_identical_with_and_without_the_cache(tree: Path) -> None:
     assert (tree.parent / "cache" / ".gitignore").read_text().endswith("*\n")
 
 
-def test_the_read_cache_written_from_row_texts_is_its_entries_json(
+def test_the_read_cache_holds_each_row_as_its_compact_json_text(
     tree: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The read cache is written around each row's JSON text (read here or by a helper
-    process): the same document json.dumps would write, every digest that of its row."""
+    """Each entry's row is the compact JSON text of the file's row (read here or by a helper
+    process), as a string in the document; every digest is that of its text."""
     from chainlint.cache import text_digest
 
     for processes, threshold in (("1", 1000), ("2", 1)):
@@ -108,10 +108,11 @@ def test_the_read_cache_written_from_row_texts_is_its_entries_json(
         (environment,) = discover_environments([tree])
         assert list(document) == [str(path) for path in environment.files]
         for path in environment.files:
-            key, _, row, digest = document[str(path)]
+            key, _, text, digest = document[str(path)]
             assert key == list(cache_stamp(path))
-            assert row == json.loads(json.dumps(encode_file(read_revision_file(path))))
-            assert digest == text_digest(json.dumps(row, separators=(",", ":")))
+            row = encode_file(read_revision_file(path))
+            assert text == json.dumps(row, separators=(",", ":"))
+            assert digest == text_digest(text)
 
 
 def cache_stamp(path: Path) -> list[int]:
@@ -357,7 +358,9 @@ def test_tampered_cache_is_rejected_by_its_checksum(tree: Path) -> None:
         lambda row: row[2].__setitem__(10, [1]),
         lambda row: row[2].pop(),
         lambda row: row.__setitem__(1, [[1]]),
-        lambda row: row.__setitem__(2, "data"),
+        lambda row: row.__setitem__(2, "data"),  # a row text that is not JSON
+        lambda row: row.__setitem__(2, 5),  # a row that is not a text
+        lambda row: row.__setitem__(2, "[" * 100000),
         lambda row: row.pop(),
         lambda row: row.clear(),
     ],
@@ -372,7 +375,11 @@ def test_entries_of_an_unexpected_shape_are_read_again(
     key = str(tree / "a.py")
 
     def tamper(document: Any) -> None:
-        change(document[key])
+        entry = document[key]
+        entry[2] = json.loads(entry[2])  # the row, as the change expects it
+        change(entry)
+        if len(entry) > 2 and type(entry[2]) is list:
+            entry[2] = json.dumps(entry[2], separators=(",", ":"))
 
     _rewrite(_cache_file(tree), tamper)
     run, calls = _read_counting(tree)
@@ -845,3 +852,18 @@ def test_shares_let_the_parent_and_helpers_finish_together(
     for share in helpers:
         assert abs(parent - len(share) * (1 + row + lint._PICKLE_COST)) <= 2 + row
     assert own > max(len(share) for share in helpers)
+
+
+@pytest.mark.parametrize("size", [1, 2, 500])
+def test_the_read_cache_document_in_chunks_is_its_json(size: int) -> None:
+    """The read cache is written a batch of entries at a time, never whole in memory: the
+    chunks join to exactly what json.dumps writes."""
+    from chainlint.cache import _document_chunks
+
+    entries: dict[str, Any] = {
+        f"/v/{i}.py": [[i, 2, 3, 4], [["/m.py", [1, 2, 3, 4]]] if i % 2 else [], '[1,"é\\""]', "d"]
+        for i in range(7)
+    }
+    for document in (entries, {}):
+        written = b"".join(_document_chunks(document, size))
+        assert written == json.dumps(document, separators=(",", ":")).encode("ascii")
