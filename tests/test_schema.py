@@ -260,7 +260,9 @@ def test_a_tampered_operation_in_the_cache_is_read_again(
     header, _, body = cache_file.read_bytes().partition(b"\n")
     document = json.loads(body)
     (entry,) = document.values()
-    entry[2][12][2][0][0] = "DropEverything"  # the row's operations: first upgrade op's kind
+    row = json.loads(entry[2])  # the row is kept as its JSON text
+    row[12][2][0][0] = "DropEverything"  # the row's operations: first upgrade op's kind
+    entry[2] = json.dumps(row, separators=(",", ":"))
     # A correct checksum: only the operation's shape can give the tampering away.
     body = json.dumps(document).encode("ascii")
     meta = json.loads(header)
