@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from chainlint import __version__
+from chainlint import __version__, replay
 from chainlint.findings import Finding, Fix
 
 if TYPE_CHECKING:
@@ -71,6 +71,8 @@ def project_root(environment: Environment) -> Path:
         return Path(os.path.abspath(environment.config_path)).parent
     start = Path(os.path.abspath(environment.root))
     for folder in (start, *start.parents):
+        for marker in _ROOT_MARKERS:
+            replay.seen(folder / marker)
         if any(os.path.lexists(folder / marker) for marker in _ROOT_MARKERS):
             return folder
     return start.parent
@@ -96,6 +98,11 @@ def stamp(path: Path | str) -> Stamp | None:
     except (OSError, ValueError):
         return None
     return [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino]
+
+
+def _seen(path: Any) -> None:
+    if type(path) is str:
+        replay.seen(path)
 
 
 class CacheFolder:
@@ -231,6 +238,7 @@ def refusal(path: Path | None) -> str | None:
     is usable or simply missing."""
     if path is None:
         return None
+    replay.kind_seen(path)  # its contents change as the cache is written
     try:
         status = os.lstat(path)
     except OSError:
@@ -354,6 +362,7 @@ class ReadCache:
             self.dirty = True  # foreign or broken: rebuilt on save
 
     def _module_stamp(self, module: Any) -> Stamp | None:
+        _seen(module)
         if module not in self._modules:
             self._modules[module] = stamp(module)
         return self._modules[module]
@@ -696,6 +705,7 @@ class ResultCache:
             if type(document) is not dict or document["key"] != key:
                 return None
             for module, module_key in document["modules"]:
+                _seen(module)
                 if stamp(module) != module_key:
                     return None
         except (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError):
@@ -721,6 +731,7 @@ class ResultCache:
             if type(content) is not str:
                 return None
             for module, module_key in document["modules"]:
+                _seen(module)
                 if stamp(module) != module_key:
                     return None
             with opened(self.folder, create=False) as folder:

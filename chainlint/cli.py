@@ -130,6 +130,10 @@ def selection_options(func: F) -> F:
 def make_console(color: bool | None, stderr: bool = False) -> Any:
     from rich.console import Console
 
+    from chainlint import replay
+
+    replay.refuse()  # what rich prints depends on the terminal
+
     if color is None:
         no_color = bool(os.environ.get("NO_COLOR"))
         return Console(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=True)
@@ -246,7 +250,13 @@ def check(
         click.echo(render(output_format, result, cwd), nl=False)
     else:
         write_output(output_file, render(output_format, result, cwd))
-    sys.exit(1 if result.errors and not exit_zero else 0)
+    code = 1 if result.errors and not exit_zero else 0
+    if base_ref is None and output_file is None and run.settings.cache:
+        from chainlint import replay
+        from chainlint.cache import cache_folder
+
+        replay.finish(code, [cache_folder(env.environment) for env in result.environments])
+    sys.exit(code)
 
 
 def make_file_console() -> Any:

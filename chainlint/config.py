@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from chainlint import replay
 from chainlint.errors import UsageError
 
 # tomllib is imported where a TOML file is parsed: most runs never parse one.
@@ -60,6 +61,7 @@ def find_pyproject(start: Path) -> Path | None:
 def _locate(start: Path) -> tuple[Path, Mapping[str, Any]] | None:
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
+        replay.seen(candidate)
         try:
             if not candidate.is_file():
                 continue
@@ -115,10 +117,12 @@ def _chainlint_table(data: Mapping[str, Any], origin: Path) -> Mapping[str, Any]
 def load_settings(config_file: Path | None = None, start: Path | None = None) -> Settings:
     """Settings from `config_file`, or the nearest pyproject.toml with [tool.chainlint]."""
     if config_file is None:
+        replay.seen(start or Path.cwd())
         found = _locate((start or Path.cwd()).resolve())
         if found is None:
             return Settings(cache=True)
         return settings_from_mapping(found[1], found[0])
+    replay.seen(config_file)
     try:
         text = config_file.read_text(encoding="utf-8")
     except OSError as exc:

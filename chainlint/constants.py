@@ -11,6 +11,7 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chainlint import replay
 from chainlint.config import DEFAULT_MAX_FILE_SIZE
 from chainlint.source import read_regular_file
 
@@ -99,6 +100,7 @@ def _module_file(anchor: Path, parts: list[str]) -> Path | None:
     if parts:
         candidates.append(folder / "__init__.py")
     for candidate in candidates:
+        replay.seen(candidate)
         try:
             if candidate.is_file():
                 return candidate

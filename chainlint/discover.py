@@ -18,6 +18,7 @@ from operator import attrgetter
 from pathlib import Path, PurePath
 from typing import Any, overload
 
+from chainlint import replay
 from chainlint.config import DEFAULT_MAX_FILE_SIZE
 from chainlint.errors import DiscoveryError
 from chainlint.source import NotReadable, read_regular_file
@@ -165,6 +166,7 @@ def _discover(paths: Sequence[Path]) -> Discovery:
     loose_files: list[Path] = []
     for given in paths:
         path = Path(os.path.abspath(given))
+        replay.seen(path)
         if not path.exists():
             raise DiscoveryError(f"{given}: no such file or directory")
         if path.is_dir():
@@ -254,6 +256,8 @@ def _walk(folder: Path) -> Iterator[tuple[Path, list[str], set[str]]]:
             dirs.append(entry.name)
             if entry.is_symlink():
                 linked.add(entry.name)
+        if entry.is_symlink():
+            replay.seen(entry.path)  # what it points to may change without the folder changing
     yield Path(top), dirs, names
     for name in dirs:
         if name not in linked:
@@ -270,6 +274,7 @@ def _sorted_listing(folder: str) -> list[os.DirEntry[str]]:
         entries = _LISTINGS.get(folder)
         if entries is not None:
             return entries
+    replay.seen(folder)
     with os.scandir(folder) as listing:
         entries = sorted(listing, key=_NAME)
     if _LISTINGS is not None:
@@ -293,6 +298,7 @@ def _looks_like_versions_folder(folder: Path) -> bool:
     if folder.name == "versions":
         return True
     for path in _list_py_files(folder, recursive=True)[:200]:
+        replay.seen(path)
         try:
             if b"down_revision" in read_regular_file(Path(path), DEFAULT_MAX_FILE_SIZE):
                 return True
@@ -370,6 +376,7 @@ def _not_loaded(file: Path, environment: Environment) -> Ignored:
         return Ignored(
             file, "in a subfolder of {0}, and recursive_version_locations is off", (location,)
         )
+    replay.seen(file)
     real = os.path.realpath(file)
     same = next((f for f in environment.files if os.path.realpath(f) == real), None)
     if same is not None:
@@ -383,6 +390,8 @@ def _environment_above(file: Path) -> tuple[Environment | None, Environment | No
     nearest: Environment | None = None
     for folder in file.parents:
         candidates: list[Environment | None] = []
+        for name in ("alembic.ini", "pyproject.toml", "env.py", "versions"):
+            replay.seen(folder / name)
         if (folder / "alembic.ini").is_file():
             candidates.append(_from_ini(folder / "alembic.ini"))
         if (folder / "pyproject.toml").is_file():
@@ -403,6 +412,7 @@ def _environment_above(file: Path) -> tuple[Environment | None, Environment | No
 def _from_ini(ini: Path) -> Environment | None:
     here = ini.parent.absolute()
     parser = configparser.ConfigParser({"here": here.as_posix()})
+    replay.seen(ini)
     try:
         with ini.open(encoding="utf-8") as handle:
             parser.read_file(handle)
@@ -425,6 +435,7 @@ def _from_ini(ini: Path) -> Environment | None:
 
     script_location = option("script_location")
     if script_location is None:
+        replay.seen(here / "env.py")
         if (here / "env.py").is_file():
             # Flask-Migrate's migrations/alembic.ini: the folder itself is the script location.
             return _from_script_folder(here, "flask-migrate", ini)
@@ -458,6 +469,7 @@ def _from_pyproject(pyproject: Path) -> Environment | None:
 
 def _tool_alembic(pyproject: Path) -> dict[str, Any] | None:
     """[tool.alembic] with `%(here)s` substituted, as Alembic does for TOML values."""
+    replay.seen(pyproject)
     if not pyproject.is_file():
         return None
     if sys.version_info >= (3, 11):
@@ -537,6 +549,7 @@ def _resolve_location(location: str, here: Path, origin: Path) -> Path:
         package, *rest = location.split(":")
         relative = Path(*package.split("."), *[part for part in rest if part])
         for anchor in (here, *here.parents, here / "src"):
+            replay.seen(anchor / relative)
             if (anchor / relative).is_dir():
                 return (anchor / relative).absolute()
         raise DiscoveryError(f"{origin}: cannot find the folder of resource location {location!r}")
@@ -546,6 +559,7 @@ def _resolve_location(location: str, here: Path, origin: Path) -> Path:
     # Alembic resolves relative paths against the working directory: usually the config's
     # folder, sometimes the project root above it (mlflow ships `mlflow/store/db_migrations`).
     for anchor in (here, *here.parents, Path.cwd()):
+        replay.seen(anchor / path)
         if (anchor / path).exists():
             return (anchor / path).absolute()
     return (here / path).absolute()
@@ -577,6 +591,7 @@ def _environment(
     recursive: bool,
     file_template: str,
 ) -> Environment:
+    replay.seen(script_folder)
     if source != "versions-folder" and not script_folder.is_dir():
         raise DiscoveryError(
             f"{config or script_folder}: script_location {script_folder} does not exist"
@@ -602,6 +617,7 @@ def alembic_files(locations: Sequence[Path], recursive: bool) -> FileList:
     files: list[str] = []
     loads = ALEMBIC_LOADS.match
     for location in locations:
+        replay.seen(location)
         if not location.exists():
             continue  # Alembic skips version locations that do not exist
         real_root = os.path.realpath(location)
@@ -643,6 +659,7 @@ def _walk_files(folder: str, real_root: str, recursive: bool) -> list[tuple[str,
                 folders.append((entry.path, prefix + entry.name))
                 continue
             if entry.is_symlink():
+                replay.seen(entry.path)
                 try:
                     if os.path.isdir(entry.path):
                         continue  # a symlinked folder: os.walk lists it, never as a file

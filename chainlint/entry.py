@@ -1,5 +1,6 @@
-"""The `chainlint` command's entry point: `--version` answers before click is imported (a
-pre-commit hook or CI step asking for the version should not pay for the whole CLI)."""
+"""The `chainlint` command's entry point. Two answers come before click is imported (a
+pre-commit hook or CI step should not pay for the whole CLI): `--version`, and the replay of a
+`check` identical to an earlier one whose inputs are all as they were (chainlint.replay)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         # Exactly what click's version option prints.
         sys.stdout.write(f"chainlint, version {__version__}\n")
         sys.exit(0)
+    if argv is None:  # the command itself, not a caller in this process
+        from chainlint import replay
+
+        replay.start(args)
     from chainlint.cli import main as cli_main
 
     cli_main(argv)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from chainlint import replay
 from chainlint.discover import Environment
 
 JOURNAL_NAME = ".chainlint-fix-journal.json"
@@ -22,6 +23,7 @@ def journal_path(environment: Environment) -> Path:
 def pending_journal(environment: Environment) -> Path | None:
     """The journal of an interrupted fix, if one is there."""
     path = journal_path(environment)
+    replay.seen(path)
     return path if os.path.lexists(path) else None
 
 

@@ -355,13 +355,12 @@ def lint_environment(
             environment, cache=settings.cache, max_file_size=settings.max_file_size
         )
         return _check_files(environment, settings, files_read, base_ref)
-    from chainlint import cache
+    from chainlint import cache, replay
 
     # Strings, not Paths, until the result cache has missed: a warm run stats and hashes only.
     strings = file_strings(environment.files)
     folder = cache.cache_folder(environment)
-    stamp = cache.stamp
-    keys = [stamp(path) for path in strings]
+    keys = replay.file_stamps(strings, cache.stamp)
     results = cache.ResultCache(folder, environment.root, len(strings))
     key = cache.environment_key(environment, settings, strings, keys)
     with bulk_work():
