@@ -39,7 +39,7 @@ from chainlint.findings import Finding, Fix
 
 if TYPE_CHECKING:
     from chainlint.discover import Environment
-    from chainlint.read import Assignment, HeaderField, Identifier, RevisionFile
+    from chainlint.read import Assignment, AssignmentShape, HeaderField, Identifier, RevisionFile
 
 # The reader and the operation model (chainlint.read, chainlint.ops) are imported by the
 # functions that encode and decode files: a warm run answered by the result cache needs neither.
@@ -503,7 +503,13 @@ def read_with_cache(paths: list[Path], cache: ReadCache, read: ReadMany) -> list
 # as a ValueError, and never later in a rule.
 
 _ASSIGNMENTS = ("revision", "down_revision", "branch_labels", "depends_on")
-_SHAPES = frozenset({"none", "scalar", "sequence", "dynamic"})
+# Each shape as the reader's own string object (one per shape, not one per decoded row).
+_SHAPES: dict[str, AssignmentShape] = {
+    "none": "none",
+    "scalar": "scalar",
+    "sequence": "sequence",
+    "dynamic": "dynamic",
+}
 _NONE = type(None)
 _IDENTIFIER_ROWS = frozenset(
     (value, int, int, str, str, via) for value in (str, _NONE) for via in (str, _NONE)
@@ -580,7 +586,7 @@ def decode_file(path: Path, row: Any) -> RevisionFile:
         docstring_lines=(
             (docstring[0], docstring[1]) if docstring is not None and _ints(docstring, 2) else None
         ),
-        encoding=encoding,
+        encoding=_intern(encoding),
         used_modules=tuple(Path(p) for p in used if type(p) is str or _bad()),
         message=message,
         operations=load_operations(operations) if operations is not None else None,
@@ -592,10 +598,11 @@ def _assignment_in(name: str, row: Any) -> Assignment | None:
         return None
     from chainlint.read import Assignment
 
-    line, column, shape, annotated, items = _check(row, (_ASSIGNMENT_ROW,))
+    line, column, written, annotated, items = _check(row, (_ASSIGNMENT_ROW,))
+    shape = _SHAPES.get(written)
     # A scalar or dynamic value is one item (RevisionFile.revision_id reads items[0]).
     if (
-        shape not in _SHAPES
+        shape is None
         or (shape in ("scalar", "dynamic") and len(items) != 1)
         or (shape == "none" and items)
     ):
@@ -619,7 +626,7 @@ def _identifier_in(item: Any) -> Identifier:
 
     value, line, column, source, kind, via = _check(item, _IDENTIFIER_ROWS)
     shared = _intern(value) if value is not None else None
-    return Identifier(shared, line, column, source, kind, via)
+    return Identifier(shared, line, column, source, _intern(kind), _intern(via) if via else via)
 
 
 def _header_in(item: Any) -> HeaderField:
@@ -672,6 +679,7 @@ _TOUCHED_LIMIT = 200
 
 # Each file's stat key and row digest (`ResultCache.load_touched`).
 Table = tuple[list[Stamp], list[str]]
+EncodedTable = tuple[bytes, bytes]
 ReadDigests = Callable[[list[int]], list[str | None]]
 
 
@@ -803,9 +811,9 @@ class ResultCache:
         findings: list[Finding],
         modules: set[Path],
         content: str | None = None,
-        paths: Sequence[Path | str] = (),
-        table: Table | None = None,
+        table: EncodedTable | None = None,
     ) -> None:
+        """Write the findings, then the files table (made by `encode_table` for `content`)."""
         self._write(
             {
                 "key": key,
@@ -816,7 +824,9 @@ class ResultCache:
             }
         )
         if content is not None and table is not None:
-            self._write_table(content, paths, table)
+            with opened(self.folder, create=True) as folder:
+                if folder is not None:
+                    folder.write(self.table_name, *table)
 
     def _write(self, document: Any) -> None:
         with opened(self.folder, create=True) as folder:
@@ -824,16 +834,22 @@ class ResultCache:
                 folder.write(self.name, *_encode("result", document))
 
     def _write_table(self, content: str, paths: Sequence[Path | str], table: Table) -> None:
-        stamps, digests = table
-        document = {
-            "content": content,
-            "paths": list(map(str, paths)),
-            "stamps": stamps,
-            "digests": digests,
-        }
         with opened(self.folder, create=True) as folder:
             if folder is not None:
-                folder.write(self.table_name, *_encode("files", document))
+                folder.write(self.table_name, *encode_table(content, paths, table))
+
+
+def encode_table(content: str, paths: Sequence[Path | str], table: Table) -> EncodedTable:
+    """The files table's header and body: made before the graph is built, so its 10k stat
+    keys and digests are not kept while the rules run."""
+    stamps, digests = table
+    document = {
+        "content": content,
+        "paths": list(map(str, paths)),
+        "stamps": stamps,
+        "digests": digests,
+    }
+    return _encode("files", document)
 
 
 def environment_material(environment: Any, settings: Any) -> str:

@@ -407,9 +407,10 @@ def lint_environment(
         reads.save({str(path) for path in paths})
         content = reads.content_key(material, paths)
         table = reads.table(paths)
-        # Every entry and row text is written: not kept while the graph and rules run.
-        del reads, fresh
-    save = (results, key, content, strings, table)
+        encoded = cache.encode_table(content, strings, table) if content and table else None
+        # Every entry, row text and stat key is written: not kept while the graph and rules run.
+        del reads, fresh, keys, table
+    save = (results, key, content, encoded)
     return _check_files(environment, settings, files_read, None, save)
 
 
@@ -423,7 +424,7 @@ def _check_files(
     settings: Settings,
     files_read: list[RevisionFile],
     base_ref: str | None,
-    save: tuple[Any, str, str | None, Sequence[str], Any] | None = None,
+    save: tuple[Any, str, str | None, Any] | None = None,
 ) -> tuple[EnvironmentResult, list[Finding]]:
     from chainlint.graph import RevisionGraph
 
@@ -437,10 +438,10 @@ def _check_files(
         findings = check_graph(graph, settings, base)
         summary = GraphSummary(len(graph.revisions), graph.heads, graph.bases)
         if save is not None:
-            results, key, content, paths, table = save
+            results, key, content, table = save
             modules = {module for file in graph.files for module in file.used_modules}
             counts = (summary.revisions, summary.heads, summary.bases)
-            results.save(key, counts, findings, modules, content, paths, table)
+            results.save(key, counts, findings, modules, content, table)
     return EnvironmentResult(environment, graph, summary), findings
 
 

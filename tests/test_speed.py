@@ -290,6 +290,9 @@ def _shared_across(a: Any, b: Any) -> None:
     assert create.columns[0].type is other.columns[0].type
     assert a.revision.items[0].value is b.down_revision.items[0].value
     assert a.header[0].label is b.header[0].label
+    assert a.revision.shape is b.revision.shape and a.depends_on.shape is b.depends_on.shape
+    assert a.revision.items[0].kind is b.revision.items[0].kind
+    assert a.encoding is b.encoding
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the split read forks")
