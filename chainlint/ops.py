@@ -1067,6 +1067,8 @@ class _BodyReader:
             if default is None or (type(default) is ast.Constant and default.value is None)
             else unparse(default)
         )
+        index = keywords.get("index")
+        unique = keywords.get("unique")
         return ColumnDef(
             name,
             unparse(type_node) if type_node is not None else None,
@@ -1075,8 +1077,8 @@ class _BodyReader:
             primary_key,
             line,
             column,
-            _is_true(keywords.get("index")),
-            _is_true(keywords.get("unique")),
+            type(index) is _Constant and index.value is True,
+            type(unique) is _Constant and unique.value is True,
         )
 
     # -- op.execute ---------------------------------------------------------------------------
@@ -1130,7 +1132,7 @@ class _BodyReader:
                     primary_key.append(definition.name)
                 assert isinstance(item, ast.Call)
                 for arg in item.args:
-                    if type(arg) is ast.Call and _call_name(arg).endswith("ForeignKey"):
+                    if type(arg) is ast.Call and _names_foreign_key(arg):
                         target = self._string(arg.args[0]) if arg.args else None
                         if target:
                             ref_table, _, ref_column = target.rpartition(".")
@@ -1592,10 +1594,25 @@ def _conditional_op(operation: Operation, why: str) -> Opaque:
 
 
 def _is_schema_item(node: ast.expr) -> bool:
+    if type(node) is not _Call:
+        return False
+    # The callee's last name first: `_call_name` gives it or "", so most types stop here.
+    func = node.func
+    last = func.attr if type(func) is _Attribute else func.id if type(func) is _Name else ""
+    if not (last in _SCHEMA_ITEMS or last.endswith("Constraint")):
+        return False
     name = _call_name(node)
-    return name in ("ForeignKey", "Sequence", "Identity", "Computed") or (
-        name.endswith("Constraint")
-    )
+    return name in _SCHEMA_ITEMS or name.endswith("Constraint")
+
+
+_SCHEMA_ITEMS = frozenset({"ForeignKey", "Sequence", "Identity", "Computed"})
+
+
+def _names_foreign_key(call: ast.Call) -> bool:
+    """`_call_name(call).endswith("ForeignKey")`, deciding most calls by their last name."""
+    func = call.func
+    last = func.attr if type(func) is _Attribute else func.id if type(func) is _Name else ""
+    return last.endswith("ForeignKey") and _call_name(call).endswith("ForeignKey")
 
 
 def _is_true(node: ast.expr | None) -> bool:

@@ -630,21 +630,23 @@ def _read_header(
     ):
         return (start, end), ()  # no label in the docstring: none on its source lines either
     found: dict[str, HeaderField] = {}
-    # One search over the docstring's source lines (the pattern anchors at each line start and
-    # never crosses a line end: what matching line by line finds).
-    source = "\n".join(lines[start - 1 : min(end, len(lines))])
-    for match in _HEADER_LINE.finditer(source):
-        label = match.group("label")
+    # Each of the docstring's source lines that names a label is matched on its own (the
+    # pattern anchors at the line's start and never crosses its end); the others cannot match.
+    for number in range(start, min(end, len(lines)) + 1):
+        line = lines[number - 1]
+        if "Revision ID" not in line and "Revises" not in line and "Create Date" not in line:
+            continue
+        match = _HEADER_LINE.match(line)
+        if match is None:
+            continue
+        label = match.group(2)  # groups by number: prefix 1, label 2, value 3
         if label in found:
             continue
-        at = match.start()
-        number = start + source.count("\n", 0, at)
-        value = match.group("value")
+        value = match.group(3)
         if number == end:
             # The closing quotes may share the line: `Revises: abc"""`.
             value = value.rstrip("\"'").rstrip()
-        column = match.start("value") - (source.rfind("\n", 0, at) + 1) + 1
-        found[label] = HeaderField(_intern(label), _intern(value), number, column)
+        found[label] = HeaderField(_intern(label), _intern(value), number, match.start(3) + 1)
     return (start, end), tuple(found.values())
 
 

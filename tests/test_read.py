@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from chainlint.constants import ModuleConstants
 from chainlint.read import RevisionFile, parse_revision_source, read_revision_file
@@ -185,6 +187,81 @@ def test_header_is_what_each_line_matched_alone_gives(docstring: str) -> None:
             label = match.group("label")
             expected[label] = HeaderField(label, value, number, match.start("value") + 1)
     assert expected
+    assert _read_header(module, lines) == ((start, end), tuple(expected.values()))
+
+
+def _reference_noqa(text: str) -> tuple[tuple[int, frozenset[str] | None], ...]:
+    """The noqa reading as first written: every line searched."""
+    import re
+
+    from chainlint.read import _NOQA, split_lines
+
+    if "noqa" not in text.lower():
+        return ()
+    result = []
+    for number, line in enumerate(split_lines(text), start=1):
+        match = _NOQA.search(line)
+        if match:
+            codes = match.group("codes")
+            result.append(
+                (number, frozenset(re.findall(r"[A-Z]+[0-9]+", codes.upper())) if codes else None)
+            )
+    return tuple(result)
+
+
+NOQA_PIECES = st.sampled_from(
+    [
+        *"#: ,\t\n\r x",
+        *("noqa", "NOQA", "NoQa", "# noqa", "#noqa:CL001", "# noqa: cl006, E402", "\r\n"),
+        *("\u0130", "\u212a", "\u017f", "\u2028", "\x85", "\u0149", "\ufb00", "\u1e9e"),
+    ]
+)
+
+
+@given(st.one_of(st.text(), st.lists(NOQA_PIECES, max_size=20).map("".join)))
+@example("x = 1  # noqa: E402\n\u0130\u0130\ny = 2  # NOQA\r\nz  # noqa:CL001,CL002\r")
+def test_noqa_lines_are_what_searching_every_line_finds(text: str) -> None:
+    from chainlint.read import _read_noqa, split_lines
+
+    assert _read_noqa(text) == _reference_noqa(text)
+    assert _read_noqa(text, split_lines(text)) == _reference_noqa(text)
+
+
+HEADER_PIECES = st.sampled_from(
+    [
+        *("Revision ID", "Revises", "Create Date", "Revision IDs", "# Revision ID", "Revises:"),
+        *(":", " ", "\t", "\n", "\r\n", "\r", "a", "\u00e9", "'", '\\"', "x\\ny", "\u2028", "\x0c"),
+    ]
+)
+
+
+@given(st.lists(HEADER_PIECES, max_size=24).map("".join), st.sampled_from(['"""', "'''"]))
+@example("x\nRevision ID: a\r\nRevises:  b \rCreate Date:\t1", '"""')
+def test_header_of_generated_docstrings_is_what_each_line_matched_alone_gives(
+    body: str, quotes: str
+) -> None:
+    """The docstring's lines matched one by one, as the header test above does it."""
+    from chainlint.read import _HEADER_LINE, HeaderField, _read_header, split_lines
+
+    source = f"{quotes}{body}{quotes}\nrevision = 'a'\n"
+    try:
+        module = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return
+    first = module.body[0]
+    if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)):
+        return
+    lines = split_lines(source)
+    start, end = first.lineno, first.end_lineno or first.lineno
+    expected: dict[str, HeaderField] = {}
+    for number in range(start, min(end, len(lines)) + 1):
+        match = _HEADER_LINE.match(lines[number - 1])
+        if match and match.group("label") not in expected:
+            value = match.group("value")
+            if number == end:
+                value = value.rstrip("\"'").rstrip()
+            label = match.group("label")
+            expected[label] = HeaderField(label, value, number, match.start("value") + 1)
     assert _read_header(module, lines) == ((start, end), tuple(expected.values()))
 
 
