@@ -29,11 +29,10 @@ IDENTIFIER_NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
 # Alembic takes the id from the file name when a module declares no `revision` (legacy 0.1 files).
 LEGACY_REVISION_FILE = re.compile(r"([a-f0-9]+)\.py$")
 
-_HEADER_LINE = re.compile(
-    r"^(?P<prefix>[ \t]*)(?P<label>Revision ID|Revises|Create Date)[ \t]*:"
-    r"[ \t]*(?P<value>[^\r\n]*?)[ \t]*$",
-    re.MULTILINE,
-)
+# A header line: the label, then the value up to the line's end, its spaces and tabs stripped
+# after (a lazy value before `[ \t]*$` costs a backtrack per character; tests/test_read.py keeps
+# that form as the definition).
+_HEADER_LINE = re.compile(r"[ \t]*(Revision ID|Revises|Create Date)[ \t]*:[ \t]*([^\r\n]*)")
 # OpenStack projects write the header as comments: `# Revision ID: abc`.
 _COMMENT_HEADER_LINE = re.compile(
     r"^(?P<prefix>[ \t]*#[ \t]*)(?P<label>Revision ID|Revises|Create Date)[ \t]*:"
@@ -639,14 +638,14 @@ def _read_header(
         match = _HEADER_LINE.match(line)
         if match is None:
             continue
-        label = match.group(2)  # groups by number: prefix 1, label 2, value 3
+        label = match.group(1)
         if label in found:
             continue
-        value = match.group(3)
+        value = match.group(2).rstrip(" \t")
         if number == end:
             # The closing quotes may share the line: `Revises: abc"""`.
             value = value.rstrip("\"'").rstrip()
-        found[label] = HeaderField(_intern(label), _intern(value), number, match.start(3) + 1)
+        found[label] = HeaderField(_intern(label), _intern(value), number, match.start(2) + 1)
     return (start, end), tuple(found.values())
 
 
