@@ -274,14 +274,20 @@ def _encode(kind: str, payload: Any) -> tuple[bytes, bytes]:
     return _header(kind, hashlib.sha256(body).hexdigest()), body
 
 
+def build() -> str:
+    """chainlint's version and a digest of its own source files' stamps: an edited rule or
+    reader makes every cache file stale even while the version string stays the same."""
+    return f"{__version__}+{replay.package_stamp()[:16]}"
+
+
 def _header(kind: str, sha256: str) -> bytes:
-    header = {"schema": SCHEMA, "chainlint": __version__, "kind": kind, "sha256": sha256}
+    header = {"schema": SCHEMA, "chainlint": build(), "kind": kind, "sha256": sha256}
     return json.dumps(header, separators=(",", ":")).encode("ascii") + b"\n"
 
 
 def _decode(kind: str, data: bytes | None) -> Any:
     """The document, or None for anything that is not an intact file of this kind written by
-    this version of chainlint."""
+    this build of chainlint."""
     if data is None:
         return None
     newline = data.find(b"\n", 0, 512)
@@ -292,7 +298,7 @@ def _decode(kind: str, data: bytes | None) -> Any:
         if (
             type(header) is not dict
             or header.get("schema") != SCHEMA
-            or header.get("chainlint") != __version__
+            or header.get("chainlint") != build()
             or header.get("kind") != kind
         ):
             return None

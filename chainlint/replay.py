@@ -345,15 +345,13 @@ def start(args: Sequence[str]) -> None:
         return
     name = record_name(digest)
     record = decode_record(_read_record(folder, name), digest)
-    handed: dict[str, list[int] | None] = {}
+    handed = None
     if record is not None and _head_unchanged(record):
         current = _flat_stamps(record.files)
         if current == record.file_stamps:
             _replay(record)
         # The stamps of the migration files, for the full run (it would take them again).
-        for index, path in enumerate(record.files):
-            taken = current[4 * index : 4 * index + 4]
-            handed[path] = taken if taken[0] >= 0 else None
+        handed = (record.files, current)
     global _RECORDER
     _RECORDER = Recorder(folder, name, digest, started, handed)
 
@@ -446,16 +444,19 @@ class Recorder:
         name: str,
         digest: str,
         started: int,
-        handed: dict[str, list[int] | None] | None = None,
+        handed: tuple[list[str], list[int]] | None = None,
         capture: bool = True,
     ) -> None:
         self.folder = folder
         self.name = name
         self.digest = digest
         self.started = started
-        self.handed = handed or {}
+        # The files and their flat stamps taken by the lookup that missed.
+        self.handed = handed
         self.head: dict[str, Stamp] = {}
-        self.files: dict[str, Stamp] = {}
+        # The migration files (the environments' files, in order) and their flat stamps.
+        self.files: list[str] = []
+        self.file_stamps_taken: list[int] = []
         self.refused = False
         self._tees: tuple[_Tee, _Tee] | None = None
         # The streams wrapped: closing one (when no longer referenced) closes its file.
@@ -479,11 +480,26 @@ class Recorder:
         self, paths: Sequence[str], stamp: Callable[[str], list[int] | None]
     ) -> list[list[int] | None]:
         handed = self.handed
-        keys = [handed[path] if path in handed else stamp(path) for path in paths]
-        files = self.files
-        for path, key in zip(paths, keys, strict=True):
-            files[path] = (key[0], key[1], key[2], key[3]) if key is not None else input_stamp(path)
-        return keys
+        if handed is not None and len(handed[0]) == len(paths) and handed[0] == list(paths):
+            # The usual miss (a file touched or edited): the lookup stat-ed exactly these.
+            flat = handed[1]
+            self.handed = None
+        else:
+            flat = []
+            add = flat.extend
+            files, taken = handed if handed is not None else ([], [])
+            known = dict(zip(files, range(0, len(taken), 4), strict=True))
+            for path in paths:
+                at = known.get(path)
+                if at is not None:
+                    add(taken[at : at + 4])
+                    continue
+                key = stamp(path)
+                add(key if key is not None else input_stamp(path))
+        self.files += paths
+        self.file_stamps_taken += flat
+        # The cache's stat keys: None for a file that cannot be stat-ed (or a dangling symlink).
+        return [flat[i : i + 4] if flat[i] >= 0 else None for i in range(0, len(flat), 4)]
 
     def output(self) -> tuple[bytes, bytes] | None:
         if self._tees is None:
@@ -502,22 +518,19 @@ class Recorder:
         for path in _own_inputs():
             self.see(path)
         limit = self.started - _window()
-        head = {p: s for p, s in self.head.items() if p not in self.files}
+        files = set(self.files)
+        head = {p: s for p, s in self.head.items() if p not in files}
         # A configuration file or folder that changed while the run used it: already stale.
         for path, recorded in head.items():
             if (kind_stamp(path) if recorded[0] == -3 else input_stamp(path)) != recorded:
                 return None
-        for stamps in (head.values(), self.files.values()):
-            if any(s[2] >= limit for s in stamps if s[0] not in (-1, -3)):
-                return None
+        head_stamps = [value for s in head.values() for value in s]
+        # Racy: an input whose ctime is within the window (absent ones have -1, kinds 0).
+        ctimes = [*head_stamps[2::4], *self.file_stamps_taken[2::4]]
+        if ctimes and max(ctimes) >= limit:
+            return None
         return Record(
-            code,
-            output[0],
-            output[1],
-            list(head),
-            [value for s in head.values() for value in s],
-            list(self.files),
-            [value for s in self.files.values() for value in s],
+            code, output[0], output[1], list(head), head_stamps, self.files, self.file_stamps_taken
         )
 
 
@@ -527,15 +540,21 @@ def _window() -> int:
     return int(configured) * 1_000_000 if configured.isdigit() else _WINDOW_NS
 
 
-def _own_inputs() -> list[str]:
-    """chainlint's own source files and folders, and the folders its dependencies were
-    imported from (an upgrade adds and removes entries there)."""
+def _package_inputs() -> list[str]:
+    """chainlint's own source files and folders."""
     package = os.path.dirname(os.path.abspath(__file__))
     found = [package]
     for current, folders, names in os.walk(package):
         folders[:] = sorted(f for f in folders if f != "__pycache__")
         found += [os.path.join(current, f) for f in folders]
         found += [os.path.join(current, n) for n in sorted(names) if n.endswith(".py")]
+    return found
+
+
+def _own_inputs() -> list[str]:
+    """chainlint's own source files and folders, and the folders its dependencies were
+    imported from (an upgrade adds and removes entries there)."""
+    found = _package_inputs()
     standard = os.path.dirname(os.__file__)
     for module in list(sys.modules.values()):
         location = getattr(module, "__file__", None)
@@ -550,9 +569,7 @@ def package_stamp() -> str:
     stale even when the version string stays the same."""
     global _PACKAGE_STAMP
     if _PACKAGE_STAMP is None:
-        package = os.path.dirname(os.path.abspath(__file__))
-        paths = [p for p in _own_inputs() if p.startswith(package)]
-        text = "\0".join(f"{p}={input_stamp(p)}" for p in paths)
+        text = "\0".join(f"{p}={input_stamp(p)}" for p in _package_inputs())
         _PACKAGE_STAMP = _sha256(text.encode("utf-8", "surrogateescape"))
     return _PACKAGE_STAMP
 

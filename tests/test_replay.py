@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -414,3 +415,68 @@ def test_the_command_replays_before_importing_the_cli(
     assert b"chainlint.replay" in again.stderr
     assert output(again) == output(first)
     assert first.returncode == 1 and b"CL001" in first.stdout
+
+
+def test_a_miss_hands_its_stamps_to_the_full_run(
+    project: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A touched file: the lookup stat-ed every migration; the full run does not again."""
+    command(["check"])
+    versions = project / "migrations" / "versions"
+    os.utime(versions / "b1.py", ns=(7, 7))
+    migrations = {str(path) for path in versions.glob("*.py")}
+    counted: list[str] = []
+    real_stat = os.stat
+
+    def stat(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        if str(path) in migrations:
+            counted.append(str(path))
+        return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "stat", stat)
+    after = command(["check"])
+    assert not after.replayed
+    assert sorted(counted) == sorted(migrations)
+    fresh = reference(["check"])
+    assert (after.code, after.stdout, after.stderr) == (fresh.code, fresh.stdout, fresh.stderr)
+    # A file added too: the folder changed, so the lookup stops early; each is stat-ed once.
+    (versions / "d1.py").write_text('revision = "d1"\ndown_revision = "c1"\n')
+    command(["check"])
+    counted.clear()
+    os.utime(versions / "a1.py", ns=(8, 8))
+    (versions / "e1.py").write_text('revision = "e1"\ndown_revision = "d1"\n')
+    migrations.update(str(path) for path in versions.glob("*.py"))
+    after = command(["check"])
+    assert not after.replayed
+    assert sorted(counted) == sorted(migrations)
+    fresh = reference(["check"])
+    assert (after.code, after.stdout, after.stderr) == (fresh.code, fresh.stdout, fresh.stderr)
+
+
+def test_an_edited_chainlint_source_makes_cached_results_stale(
+    project: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The result cache was keyed by the version string alone: a rule changed without a
+    version bump kept printing the old findings. A changed stamp of any chainlint source file
+    (here: a new ctime, the mtime kept so the bytecode stays valid) makes it a miss."""
+    from chainlint import lint
+
+    monkeypatch.setenv("CHAINLINT_CACHE_DIR", str(cache_dir / "no-replay"))
+    args = ["check", "--quiet"]
+    first = reference(args).stdout
+    command(args)
+    check_graph = lint.check_graph
+
+    def changed_rule(*args: object, **kwargs: object) -> list[object]:
+        found = check_graph(*args, **kwargs)  # type: ignore[arg-type]
+        return [replace(finding, message="changed rule") for finding in found]
+
+    monkeypatch.setattr(lint, "check_graph", changed_rule)
+    monkeypatch.setattr(replay, "_RECORDER", None)
+    source = Path(replay.__file__).parent / "rules" / "__init__.py"
+    status = source.stat()
+    os.utime(source, ns=(status.st_atime_ns, status.st_mtime_ns))
+    monkeypatch.setattr(replay, "_PACKAGE_STAMP", None)
+    after = command(args)
+    assert not after.replayed
+    assert b"changed rule" in after.stdout and after.stdout != first
