@@ -166,23 +166,7 @@ class CacheFolder:
             descriptor = self._open(name, os.O_RDONLY | _NONBLOCK)
         except OSError:
             return None
-        try:
-            status = os.fstat(descriptor)
-            if not stat.S_ISREG(status.st_mode) or status.st_size > limit:
-                return None
-            chunks = []
-            remaining = status.st_size
-            while remaining > 0:
-                chunk = os.read(descriptor, remaining)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                remaining -= len(chunk)
-            return b"".join(chunks)
-        except OSError:
-            return None
-        finally:
-            os.close(descriptor)
+        return replay.read_descriptor(descriptor, limit)
 
     def write(self, name: str, *parts: bytes) -> None:
         """Atomically: a temporary file in the folder, then a rename over `name`; `parts` are

@@ -182,9 +182,15 @@ def _read_record(folder: str, name: str) -> bytes | None:
         return None
     finally:
         os.close(directory)
+    return read_descriptor(descriptor, _MAX_BYTES)
+
+
+def read_descriptor(descriptor: int, limit: int) -> bytes | None:
+    """The bytes of the open file `descriptor` (closed after) if it is a regular file (not a
+    FIFO or a device) of at most `limit` bytes; None otherwise or on an error."""
     try:
         status = os.fstat(descriptor)
-        if not stat.S_ISREG(status.st_mode) or status.st_size > _MAX_BYTES:
+        if not stat.S_ISREG(status.st_mode) or status.st_size > limit:
             return None
         chunks = []
         remaining = status.st_size
