@@ -466,6 +466,21 @@ class _ModuleReader:
 
     def _constant_assignment(self, name: str, value: ast.Constant, annotated: bool) -> Assignment:
         """`_assignment` of a literal: None, a string, or another literal's type."""
+        line = value.lineno
+        if self._ascii and value.end_lineno == line and line <= len(self._lines):
+            # Most assignments: an ASCII file, a one-line literal. What _position and _segment
+            # give, without their general cases.
+            offset = value.col_offset
+            column = offset + 1
+            constant = value.value
+            if constant is None:
+                return Assignment(name, line, column, "none", (), annotated)
+            source = self._lines[line - 1][offset : value.end_col_offset]
+            if type(constant) is str:
+                item = Identifier(_intern(constant), line, column, source)
+            else:
+                item = Identifier(None, line, column, source, type(constant).__name__)
+            return Assignment(name, line, column, "scalar", (item,), annotated)
         line, column = self._position(value)
         if value.value is None:
             return Assignment(name, line, column, "none", (), annotated)

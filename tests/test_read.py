@@ -615,3 +615,37 @@ def test_bulk_work_leaves_what_it_made_out_of_later_collections() -> None:
         assert gc.get_freeze_count() >= len(made)
     finally:
         gc.unfreeze()
+
+
+def test_literal_assignments_read_as_the_general_path_reads_them() -> None:
+    """`_constant_assignment`'s shortcut for a one-line literal in an ASCII file gives what
+    `_position` and `_literal` give, for every literal of every fixture and real migration."""
+    from chainlint.read import Assignment, _ModuleReader, split_lines
+    from realworld_trees import cache_root
+
+    def reference(reader: _ModuleReader, node: ast.Constant) -> Assignment:
+        line, column = reader._position(node)
+        if node.value is None:
+            return Assignment("revision", line, column, "none", (), True)
+        item = reader._literal(node, line, column)
+        return Assignment("revision", line, column, "scalar", (item,), True)
+
+    paths = sorted((Path(__file__).resolve().parent.parent / "fixtures").rglob("*.py"))
+    trees = cache_root() / "trees"
+    if trees.is_dir():
+        paths += sorted(trees.rglob("*.py"))[::5]
+    sources = ["x = 'é'\ny = 'a'\nz = (\n  'b'\n)\nw = b'\\xff'\nv = 1.5\nu = None\n"]
+    sources += [path.read_bytes().decode("utf-8", "replace") for path in paths]
+    compared = 0
+    for source in sources:
+        try:
+            module = ast.parse(source)
+        except (SyntaxError, ValueError):
+            continue
+        reader = _ModuleReader(Path("a.py"), source, ModuleConstants(), split_lines(source))
+        for node in ast.walk(module):
+            if isinstance(node, ast.Constant):
+                got = reader._constant_assignment("revision", node, True)
+                assert got == reference(reader, node), (source[:80], node.lineno)
+                compared += 1
+    assert compared > 1000
