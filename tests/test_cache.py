@@ -867,3 +867,26 @@ def test_the_read_cache_document_in_chunks_is_its_json(size: int) -> None:
     for document in (entries, {}):
         written = b"".join(_document_chunks(document, size))
         assert written == json.dumps(document, separators=(",", ":")).encode("ascii")
+
+
+def test_multiple_heads_are_ordered_by_what_the_files_say_not_by_their_times(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CL010 names the youngest head by `Create Date:`, then by load order. A file's mtime is
+    neither history (a checkout sets it) nor part of a cached row: ordering by it made the
+    findings reused after a `touch` differ from a fresh check's."""
+    monkeypatch.setenv("CHAINLINT_CACHE_DIR", str(tmp_path / "cache"))
+    versions = write_tree(
+        tmp_path / "versions",
+        {"a.py": migration("a", None), "b.py": migration("b", "a"), "c.py": migration("c", "a")},
+    )
+    os.utime(versions / "b.py", ns=(0, 1_000_000_000))
+    os.utime(versions / "c.py", ns=(0, 2_000_000_000))
+    fresh = _summary(versions, cache=False)
+    assert [f[:2] for f in fresh] == [("CL010", "c.py")]  # the later of the two in load order
+    assert _check(versions) == (fresh, True)
+    # The times swapped: a fresh check and the reused findings still agree.
+    os.utime(versions / "b.py", ns=(0, 2_000_000_000))
+    os.utime(versions / "c.py", ns=(0, 1_000_000_000))
+    assert _summary(versions, cache=False) == fresh
+    assert _check(versions)[0] == fresh
