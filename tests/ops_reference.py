@@ -1,6 +1,10 @@
 """chainlint/ops.py as it was before the reader's speed work (main at 75b2944): the reference
-that tests/test_ops_reference.py holds the faster reader to. Not used by chainlint itself; keep
-it unchanged (a behaviour change to the reader is a change to both, with its own test).
+that tests/test_ops_reference.py holds the faster reader to. Not used by chainlint itself.
+
+Frozen, never co-maintained: its one job is to prove that the speed work changed nothing. A
+change that alters the reader's behaviour on purpose deletes this file and
+tests/test_ops_reference.py (tests/test_ops.py and the schema differential tests define the
+behaviour); it is never edited to follow the reader.
 """
 
 from __future__ import annotations
