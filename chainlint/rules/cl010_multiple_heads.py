@@ -35,10 +35,8 @@ class MultipleHeads(Rule):
     does, from the environment's `script.py.mako` (rendered without running any code from it;
     a template beyond what Alembic's own templates use falls back to the built-in one).
     `chainlint fix --heads rebase` re-parents the younger branch onto the other head instead,
-    keeping history linear (younger: the later `Create Date:`, then the later in Alembic's load
-    order; never the file's modification time, which a checkout sets). A head that a broken
-    `down_revision` (CL001) or an unreadable file (CL009) may have caused is not reported here
-    and never merged: fix that first.
+    keeping history linear. A head that a broken `down_revision` (CL001) or an unreadable file
+    (CL009) may have caused is not reported here and never merged: fix that first.
     """
 
     code = "CL010"
@@ -170,7 +168,10 @@ def broken_reference_heads(graph: RevisionGraph) -> set[str] | None:
     return suspects
 
 
-def age(graph: RevisionGraph, rev: str) -> tuple[str, int]:
-    """Oldest first: by `Create Date:` header, then load order. Never by file modification
-    time: a checkout sets it, and findings depend only on what the files say."""
-    return create_date(graph, rev), list(graph.revisions).index(rev)
+def age(graph: RevisionGraph, rev: str) -> tuple[str, float, int]:
+    """Oldest first: by `Create Date:` header, then file modification time, then load order."""
+    try:
+        mtime = graph.revisions[rev].path.stat().st_mtime
+    except OSError:
+        mtime = 0.0
+    return create_date(graph, rev), mtime, list(graph.revisions).index(rev)
