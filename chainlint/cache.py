@@ -673,6 +673,26 @@ EncodedTable = tuple[bytes, bytes]
 ReadDigests = Callable[[list[int]], list[str | None]]
 
 
+def _mtime_ns(path: Path | str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except (OSError, ValueError):
+        return None
+
+
+def _heads_timed_as_they_were(document: Any) -> bool:
+    """Whether each head file CL010 ordered by mtime (heads of one group with the same
+    `Create Date:`) has the mtime it had when the findings were made: no row holds it, so
+    findings reused because every file reads as it did must not outlive a change of it."""
+    try:
+        pairs = document["head_times"]
+        return type(pairs) is list and all(
+            type(path) is str and _mtime_ns(path) == mtime for path, mtime in pairs
+        )
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
 class ResultCache:
     """The environment's findings, under two keys: the stat key of every file (`key`: a warm
     run reads this file alone) and the content key (`content`: see `content_digest`), which
@@ -757,6 +777,8 @@ class ResultCache:
         fresh = read(changed)
         if any(d is None or d != digests[i] for i, d in zip(changed, fresh, strict=True)):
             return None
+        if not _heads_timed_as_they_were(document):
+            return None
         found = self._findings(document)
         if found is None:
             return None
@@ -771,6 +793,8 @@ class ResultCache:
         each file's row)."""
         document = self._read()
         if content is None or type(document) is not dict or document.get("content") != content:
+            return None
+        if not _heads_timed_as_they_were(document):
             return None
         return self._findings(document)
 
@@ -802,6 +826,7 @@ class ResultCache:
         modules: set[Path],
         content: str | None = None,
         table: EncodedTable | None = None,
+        head_files: Sequence[Path] = (),
     ) -> None:
         """Write the findings, then the files table (made by `encode_table` for `content`)."""
         self._write(
@@ -809,6 +834,7 @@ class ResultCache:
                 "key": key,
                 "content": content,
                 "modules": [[str(m), stamp(m)] for m in sorted(modules)],
+                "head_times": [[str(p), _mtime_ns(p)] for p in head_files],
                 "summary": [summary[0], list(summary[1]), list(summary[2])],
                 "findings": [_finding_out(f) for f in findings],
             }

@@ -441,7 +441,10 @@ def _check_files(
             results, key, content, table = save
             modules = {module for file in graph.files for module in file.used_modules}
             counts = (summary.revisions, summary.heads, summary.bases)
-            results.save(key, counts, findings, modules, content, table)
+            from chainlint.rules.cl010_multiple_heads import mtime_ordered_heads
+
+            timed = [graph.revisions[head].path for head in mtime_ordered_heads(graph)]
+            results.save(key, counts, findings, modules, content, table, timed)
     return EnvironmentResult(environment, graph, summary), findings
 
 

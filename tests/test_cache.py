@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from chainlint import cache as cache_module
 from chainlint import handoff, lint
 from chainlint.cache import (
     CACHE_DIR,
@@ -869,25 +870,29 @@ def test_the_read_cache_document_in_chunks_is_its_json(size: int) -> None:
         assert written == json.dumps(document, separators=(",", ":")).encode("ascii")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open defect: CL010 breaks a Create Date tie by file mtime, which no cached row holds",
-)
+@pytest.mark.parametrize("touched_limit", [200, 0], ids=["files-table", "content-key"])
 def test_reused_findings_after_a_touch_follow_the_times_cl010_orders_heads_by(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, touched_limit: int
 ) -> None:
     """CL010 names the youngest head by `Create Date:`, then file mtime (a new file is the
-    newest where it was written), then load order. The mtime is in no cached row, so findings
-    reused after a touch that swaps two heads' times still name the old youngest head. The fix
-    to come: the reader keeps the mtime of a file without a `Create Date:` in its row."""
+    newest where it was written), then load order. The mtime is in no row: findings reused
+    because every file reads as it did (compared with the files table, or by the content key)
+    are reused only while each head's file has the mtime it had."""
     monkeypatch.setenv("CHAINLINT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache_module, "_TOUCHED_LIMIT", touched_limit)
     versions = write_tree(
         tmp_path / "versions",
         {"a.py": migration("a", None), "b.py": migration("b", "a"), "c.py": migration("c", "a")},
     )
     os.utime(versions / "b.py", ns=(0, 1_000_000_000))
     os.utime(versions / "c.py", ns=(0, 2_000_000_000))
-    assert _check(versions) == (_summary(versions, cache=False), True)
+    first = _summary(versions, cache=False)
+    assert _check(versions) == (first, True)
     os.utime(versions / "b.py", ns=(0, 2_000_000_000))
     os.utime(versions / "c.py", ns=(0, 1_000_000_000))
-    assert _check(versions)[0] == _summary(versions, cache=False)
+    swapped = _summary(versions, cache=False)
+    assert [f[1] for f in swapped] == ["b.py"] != [f[1] for f in first]
+    assert _check(versions) == (swapped, True)
+    # A touch of a file that is not a head still reuses the findings.
+    os.utime(versions / "a.py", ns=(0, 3_000_000_000))
+    assert _check(versions) == (swapped, False)

@@ -175,3 +175,15 @@ def age(graph: RevisionGraph, rev: str) -> tuple[str, float, int]:
     except OSError:
         mtime = 0.0
     return create_date(graph, rev), mtime, list(graph.revisions).index(rev)
+
+
+def mtime_ordered_heads(graph: RevisionGraph) -> list[str]:
+    """The heads `age` orders by file mtime: those of one CL010 group that share their
+    `Create Date:` with another head of it (the result cache keeps their files' mtimes)."""
+    if len(graph.heads) < 2:
+        return []
+    found = []
+    for group in head_groups(graph):
+        dates = [create_date(graph, head) for head in group]
+        found += [head for head, date in zip(group, dates, strict=True) if dates.count(date) > 1]
+    return found
