@@ -14,7 +14,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from chainlint.constants import ModuleConstants
-from chainlint.read import RevisionFile, parse_revision_source, read_revision_file
+from chainlint.read import HeaderField, RevisionFile, parse_revision_source, read_revision_file
 from chainlint.rules.base import migration
 from helpers import write_tree
 
@@ -179,13 +179,20 @@ HEADER_LINE = re.compile(
 def test_header_is_what_each_line_matched_alone_gives(docstring: str) -> None:
     """The header is read with one search over the docstring's lines: the same fields,
     values and positions as matching each source line on its own."""
-    from chainlint.read import HeaderField, _read_header, split_lines
+    from chainlint.read import _read_header, split_lines
 
     source = docstring + "revision = 'a'\n"
     module = ast.parse(source)
     lines = split_lines(source)
     first = module.body[0]
     start, end = first.lineno, first.end_lineno or first.lineno
+    expected = _header_by_line(lines, start, end)
+    assert expected
+    assert _read_header(module, lines) == ((start, end), tuple(expected.values()))
+
+
+def _header_by_line(lines: list[str], start: int, end: int) -> dict[str, HeaderField]:
+    """The header as matching each of the docstring's source lines on its own finds it."""
     expected: dict[str, HeaderField] = {}
     for number in range(start, min(end, len(lines)) + 1):
         match = HEADER_LINE.match(lines[number - 1])
@@ -195,8 +202,7 @@ def test_header_is_what_each_line_matched_alone_gives(docstring: str) -> None:
                 value = value.rstrip("\"'").rstrip()
             label = match.group("label")
             expected[label] = HeaderField(label, value, number, match.start("value") + 1)
-    assert expected
-    assert _read_header(module, lines) == ((start, end), tuple(expected.values()))
+    return expected
 
 
 def _reference_noqa(text: str) -> tuple[tuple[int, frozenset[str] | None], ...]:
@@ -250,7 +256,7 @@ def test_header_of_generated_docstrings_is_what_each_line_matched_alone_gives(
     body: str, quotes: str
 ) -> None:
     """The docstring's lines matched one by one, as the header test above does it."""
-    from chainlint.read import HeaderField, _read_header, split_lines
+    from chainlint.read import _read_header, split_lines
 
     source = f"{quotes}{body}{quotes}\nrevision = 'a'\n"
     try:
@@ -262,15 +268,7 @@ def test_header_of_generated_docstrings_is_what_each_line_matched_alone_gives(
         return
     lines = split_lines(source)
     start, end = first.lineno, first.end_lineno or first.lineno
-    expected: dict[str, HeaderField] = {}
-    for number in range(start, min(end, len(lines)) + 1):
-        match = HEADER_LINE.match(lines[number - 1])
-        if match and match.group("label") not in expected:
-            value = match.group("value")
-            if number == end:
-                value = value.rstrip("\"'").rstrip()
-            label = match.group("label")
-            expected[label] = HeaderField(label, value, number, match.start("value") + 1)
+    expected = _header_by_line(lines, start, end)
     assert _read_header(module, lines) == ((start, end), tuple(expected.values()))
 
 
