@@ -674,10 +674,8 @@ ReadDigests = Callable[[list[int]], list[str | None]]
 
 
 def _mtime_ns(path: Path | str) -> int | None:
-    try:
-        return os.stat(path).st_mtime_ns
-    except (OSError, ValueError):
-        return None
+    key = stamp(path)
+    return key[1] if key is not None else None
 
 
 def _heads_timed_as_they_were(document: Any) -> bool:
