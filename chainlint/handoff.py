@@ -26,27 +26,58 @@ if TYPE_CHECKING:
 Read = list[tuple["RevisionFile", str | None]]
 
 
+class Sender:
+    """Writes a helper's files to `handle` a chunk at a time, each a run of consecutive files
+    of the share, the first chunk ending the share and each next one just before the last (a
+    helper reading from the end), then an end mark. One pickler writes them all: a string or
+    path shared by files of different chunks travels once."""
+
+    def __init__(self, handle: Any, share: list[Path]) -> None:
+        self._pickler = _HelperPickler(handle, share)
+
+    def chunk(self, first: int, read: Read) -> None:
+        """The files of share[first : first + len(read)]."""
+        self._pickler.dump((first, read))
+
+    def end(self) -> None:
+        self._pickler.dump(None)
+
+
 def send(handle: Any, share: list[Path], read: Read) -> None:
-    """Write a helper's files (with their cache row texts, or None) to `handle`."""
-    _HelperPickler(handle, share).dump(read)
+    """Write a helper's files for the whole share (with their cache row texts, or None)."""
+    sender = Sender(handle, share)
+    sender.chunk(0, read)
+    sender.end()
 
 
-def receive(handle: Any, share: list[Path]) -> Read | None:
-    """The files `send` wrote for this share, or None for anything else."""
+def receive(handle: Any, share: list[Path]) -> tuple[int, Read] | None:
+    """What a Sender wrote for this share: the index of the first file it holds and the files
+    from there to the share's end, in order; None for anything else."""
     from chainlint.read import RevisionFile
 
+    chunks = []
+    begins = len(share)
     try:
-        read = _HelperUnpickler(handle, share).load()
+        unpickler = _HelperUnpickler(handle, share)
+        while (chunk := unpickler.load()) is not None:
+            if type(chunk) is not tuple or len(chunk) != 2:
+                return None
+            first, read = chunk
+            if type(first) is not int or type(read) is not list or first + len(read) != begins:
+                return None
+            chunks.append(read)
+            begins = first
     except Exception:  # whatever went wrong, the share is read again by the parent
         return None
-    if type(read) is not list or len(read) != len(share):
+    if begins < 0:
         return None
-    for item in read:
+    files = [item for read in reversed(chunks) for item in read]
+    for item in files:
         if type(item) is not tuple or len(item) != 2 or type(item[0]) is not RevisionFile:
             return None
         if item[1] is not None and type(item[1]) is not str:
             return None
-    return read
+    return begins, files
 
 
 def _share_path(index: int) -> Path:

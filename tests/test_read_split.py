@@ -1,0 +1,181 @@
+"""The read split of chainlint.lint.read_files: the parent reads a stretch of files from the
+front while a forked helper reads it from the back, until they meet; the parent may first do
+the check's imports (`meanwhile`). Whatever the timing, every file comes back once, in order,
+the same as read in one process."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chainlint import handoff, lint
+from chainlint.constants import ModuleConstants
+from chainlint.rules.base import migration
+from helpers import write_tree
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the split read forks")
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> list[Path]:
+    """41 files: five claims of 8 and one of 1 from either end; one file cannot be parsed."""
+    files = {f"r{i:02}.py": migration(f"r{i:02}", f"r{i - 1:02}" if i else None) for i in range(40)}
+    files["zz_bad.py"] = "def (:\n"
+    return sorted(write_tree(tmp_path / "versions", files).glob("*.py"))
+
+
+@pytest.fixture
+def reads_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[str]]:
+    """Each process that reads a file logs its pid and the file (appends of one short line are
+    atomic); returns a function giving the log's lines."""
+    log = tmp_path / "reads.log"
+    log.touch()
+    read_one = lint._read_one
+
+    def logged(path: Path, *args: Any) -> Any:
+        with open(log, "a") as handle:
+            handle.write(f"{os.getpid()} {path.name}\n")
+        return read_one(path, *args)
+
+    monkeypatch.setattr(lint, "_read_one", logged)
+    monkeypatch.setattr(lint, "SPLIT_THRESHOLD", 1)
+    monkeypatch.setattr(lint, "SPLIT_THRESHOLD_WITH_IMPORTS", 1)
+    monkeypatch.setenv("CHAINLINT_PROCESSES", "2")
+    return lambda: log.read_text().splitlines()
+
+
+def _serial(paths: list[Path]) -> list[Any]:
+    """The files with their rows, read here without the log (reads_logged patches _read_one)."""
+    from chainlint.cache import row_text
+    from chainlint.read import read_revision_file
+
+    files = [read_revision_file(path, ModuleConstants()) for path in paths]
+    return [(file, None if file.unscanned else row_text(file)) for file in files]
+
+
+def test_the_helper_reads_everything_while_the_parent_is_busy(
+    paths: list[Path], reads_logged: Callable[[], list[str]]
+) -> None:
+    """The parent's other work lasts until the helper has read every file: the parent then
+    reads none, and still has them all, in order."""
+    calls = []
+
+    def meanwhile() -> None:
+        calls.append(os.getpid())
+        deadline = time.monotonic() + 30
+        while len(reads_logged()) < len(paths) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    read = lint.read_files(paths, ModuleConstants(), 1 << 20, True, meanwhile)
+    assert read == _serial(paths)
+    assert all(file.path is path for (file, _), path in zip(read, paths, strict=True))
+    assert calls == [os.getpid()]  # once, in this process
+    readers = {line.split()[0] for line in reads_logged()[: len(paths)]}
+    assert readers != {str(os.getpid())}  # the helper's reads, not this process's
+    assert len(readers) == 1
+
+
+@pytest.mark.parametrize("count", [2, 7, 8, 9, 16, 17, 41])
+def test_parent_and_helper_meet_with_every_file_read_at_most_twice(
+    paths: list[Path], reads_logged: Callable[[], list[str]], count: int
+) -> None:
+    chosen = paths[:count]
+    assert lint.read_files(chosen, ModuleConstants(), 1 << 20, True) == _serial(chosen)
+    names = [line.split()[1] for line in reads_logged()]
+    assert set(names) == {path.name for path in chosen}
+    # Where they meet, two claims made at once: at most one claim's files read by both.
+    assert len(names) <= count + lint._CLAIM
+
+
+def test_no_work_meanwhile_without_a_split(
+    paths: list[Path], reads_logged: Callable[[], list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHAINLINT_PROCESSES", "1")
+    calls: list[int] = []
+    read = lint.read_files(paths, ModuleConstants(), 1 << 20, True, lambda: calls.append(1))
+    assert read == _serial(paths)
+    assert calls == []  # the imports come later, as they would anyway
+
+
+def test_a_helper_failing_midway_leaves_its_files_to_the_parent(
+    paths: list[Path], reads_logged: Callable[[], list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The helper sends two chunks, then fails: the parent reads every file the helper did not
+    send back (from where it stopped to the end), once."""
+    chunk = handoff.Sender.chunk
+    sent = []
+
+    def failing(self: Any, first: int, read: Any) -> None:
+        sent.append(first)
+        if len(sent) > 2:
+            raise RuntimeError("no")
+        chunk(self, first, read)
+
+    monkeypatch.setattr(handoff.Sender, "chunk", failing)
+
+    def meanwhile() -> None:  # until the helper has read three claims and failed
+        deadline = time.monotonic() + 30
+        while len(reads_logged()) < 3 * lint._CLAIM and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)
+
+    assert lint.read_files(paths, ModuleConstants(), 1 << 20, True, meanwhile) == _serial(paths)
+    here = [line.split()[1] for line in reads_logged() if line.split()[0] == str(os.getpid())]
+    assert sorted(here) == [path.name for path in paths]  # the helper sent nothing usable
+
+
+def test_work_meanwhile_failing_stops_the_helper(
+    paths: list[Path], reads_logged: Callable[[], list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stopped = []
+    abandon = lint._abandon
+
+    def recorded(helper: Any) -> None:
+        stopped.append(helper.pid if isinstance(helper, lint._BackReader) else helper[0])
+        abandon(helper)
+
+    monkeypatch.setattr(lint, "_abandon", recorded)
+
+    def meanwhile() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        lint.read_files(paths, ModuleConstants(), 1 << 20, True, meanwhile)
+    (pid,) = stopped
+    with pytest.raises(ChildProcessError):  # killed and reaped: no zombie left behind
+        os.waitpid(pid, os.WNOHANG)
+
+
+def test_the_latest_claim_is_the_last_written() -> None:
+    read, write = lint._pipe()
+    try:
+        assert lint._latest_claim(read, 41) == 41  # nothing written yet
+        for claim in (33, 25, 17):
+            lint._publish_claim(write, claim)
+        assert lint._latest_claim(read, 41) == 17
+        assert lint._latest_claim(read, 17) == 17
+        # A full pipe drops claims instead of blocking the writer.
+        for claim in range(100_000):
+            lint._publish_claim(write, claim)
+        assert 0 < lint._latest_claim(read, -1) < 100_000
+    finally:
+        os.close(read)
+        os.close(write)
+
+
+def test_pending_check_imports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check's imports are offered as work while a helper reads only while one is still
+    to do; doing it imports them."""
+    monkeypatch.setattr(lint, "_CHECK_MODULES", ("chainlint.graph", "colorsys"))
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    work = lint.pending_check_imports()
+    assert work is not None
+    work()
+    assert "colorsys" in sys.modules
+    assert lint.pending_check_imports() is None
