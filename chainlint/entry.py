@@ -16,6 +16,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         # Exactly what click's version option prints.
         sys.stdout.write(f"chainlint, version {__version__}\n")
         sys.exit(0)
+    from chainlint.idle import METER
+
+    METER.mark()  # what is idle from here to a large read decides whether it is split
     if argv is None:  # the command itself, not a caller in this process
         from chainlint import replay
 

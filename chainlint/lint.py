@@ -7,7 +7,6 @@ import gc
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from chainlint.config import DEFAULT_MAX_FILE_SIZE, Settings
 from chainlint.discover import Environment, Ignored, discover, file_strings
 from chainlint.errors import InternalError
 from chainlint.findings import Finding
+from chainlint.idle import METER
 
 if TYPE_CHECKING:
     from chainlint.constants import ModuleConstants
@@ -175,7 +175,7 @@ def read_files(
         if read is None:  # the helper failed: read its share here (a bug then names its file)
             read = [_read_row(path, constants, max_file_size, rows) for path in share]
         found.extend(read)
-    _IDLE.mark()  # the next decision does not count these helpers' work as load
+    METER.mark()  # the next decision does not count these helpers' work as load
     return found
 
 
@@ -386,70 +386,6 @@ def _read_row(
     return file, row_text(file)
 
 
-class _IdleMeter:
-    """How many of this process's CPUs were idle since a mark, from the kernel's idle time
-    counters (`/proc/stat`): what is idle now. The load average (1 minute) still counts work
-    that has ended, a previous run of this very command among it."""
-
-    # A mark older than this says little about now; a window shorter than this, too little.
-    STALE = 10.0
-    SHORTEST = 0.02
-
-    def __init__(self) -> None:
-        self._mark: tuple[float, float] | None = None
-
-    def mark(self) -> None:
-        self._mark = _idle_seconds()
-
-    def cores(self) -> float | None:
-        """Idle CPUs on average since the mark (a fresh window of SHORTEST seconds without a
-        recent one), None where the counters cannot be read."""
-        mark, now = self._mark, _idle_seconds()
-        if now is None:
-            return None
-        if mark is None or not 0 < now[0] - mark[0] <= self.STALE:
-            mark = now
-        if now[0] - mark[0] < self.SHORTEST:
-            time.sleep(self.SHORTEST - (now[0] - mark[0]))
-            now = _idle_seconds()
-            if now is None:
-                return None
-        self._mark = now
-        return (now[1] - mark[1]) / (now[0] - mark[0])
-
-
-_IDLE = _IdleMeter()
-
-
-def _idle_seconds() -> tuple[float, float] | None:
-    """(now, seconds this process's CPUs have been idle since boot), or None."""
-    try:
-        with open("/proc/stat", "rb") as handle:
-            text = handle.read()
-        cpus = os.sched_getaffinity(0)
-        ticks = os.sysconf("SC_CLK_TCK")
-    except (OSError, AttributeError, ValueError):
-        return None
-    idle = idle_ticks(text, cpus)
-    return (time.monotonic(), idle / ticks) if idle is not None and ticks > 0 else None
-
-
-def idle_ticks(stat: bytes, cpus: set[int]) -> int | None:
-    """The idle and iowait ticks of these CPUs in a /proc/stat text (None when one is absent)."""
-    total = 0
-    found = 0
-    for line in stat.splitlines():
-        name, _, rest = line.partition(b" ")
-        if not name.startswith(b"cpu") or not name[3:].isdigit() or int(name[3:]) not in cpus:
-            continue
-        fields = rest.split()
-        if len(fields) < 5:
-            return None
-        total += int(fields[3]) + int(fields[4])
-        found += 1
-    return total if found == len(cpus) else None
-
-
 def _processes() -> int:
     configured = os.environ.get("CHAINLINT_PROCESSES", "")
     if configured.isdigit():
@@ -465,7 +401,7 @@ def _processes() -> int:
         return 1
     # A helper wins only on a core nobody else is using: counted by what was idle while this
     # process ran up to here (this process busy on one core), each core idle 2/3 of the time.
-    idle = _IDLE.cores()
+    idle = METER.cores()
     if idle is None:  # no /proc/stat: the load average, this process included
         try:
             idle = cores - os.getloadavg()[0] - 1
@@ -683,7 +619,8 @@ def lint_paths(
     reuse: bool = False,
 ) -> LintResult:
     settings = settings or Settings()
-    _IDLE.mark()  # what is idle from here to a large read decides whether it is split
+    if not METER.marked():  # `chainlint` marks as it starts; a caller in Python here
+        METER.mark()
     results = []
     findings: list[Finding] = []
     discovery = discover(list(paths))

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from chainlint import cache as cache_module
-from chainlint import handoff, lint
+from chainlint import handoff, idle, lint
 from chainlint.cache import (
     CACHE_DIR,
     ReadCache,
@@ -774,13 +774,14 @@ def test_helpers_only_on_cores_idle_now(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.delenv("CHAINLINT_PROCESSES", raising=False)
     monkeypatch.setattr(sys, "platform", "linux")
 
-    def processes(cores: int, idle: float | None, load: float = 0.0) -> int:
-        """With `idle` CPUs idle over the 0.1 s since the mark (None: no /proc/stat)."""
-        samples = iter([(50.0, 1000.0), (50.1, 1000.0 + 0.1 * idle)] if idle is not None else [])
-        monkeypatch.setattr(lint, "_idle_seconds", lambda: next(samples, None))
+    def processes(cores: int, idle_cpus: float | None, load: float = 0.0) -> int:
+        """With `idle_cpus` CPUs idle over the 0.1 s since the mark (None: no /proc/stat)."""
+        window = [(50.0, 1000.0), (50.1, 1000.0 + 0.1 * idle_cpus)] if idle_cpus is not None else []
+        samples = iter(window)
+        monkeypatch.setattr(idle, "idle_seconds", lambda: next(samples, None))
         monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
         monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
-        lint._IDLE.mark()
+        idle.METER.mark()
         return lint._processes()
 
     assert processes(2, 0.97) == 2
@@ -800,24 +801,24 @@ def test_helpers_only_on_cores_idle_now(monkeypatch: pytest.MonkeyPatch) -> None
 def test_idle_time_without_a_recent_mark_is_sampled(monkeypatch: pytest.MonkeyPatch) -> None:
     """No mark, or one too old to say what is idle now: a short window is measured instead."""
     clock = [100.0]
-    idle = [5000.0]
+    idle_total = [5000.0]
 
     def sample() -> tuple[float, float]:
-        return clock[0], idle[0]
+        return clock[0], idle_total[0]
 
     def sleep(seconds: float) -> None:
         clock[0] += seconds
-        idle[0] += seconds * 1.5  # 1.5 CPUs idle meanwhile
+        idle_total[0] += seconds * 1.5  # 1.5 CPUs idle meanwhile
 
-    monkeypatch.setattr(lint, "_idle_seconds", sample)
-    monkeypatch.setattr(lint.time, "sleep", sleep)
-    meter = lint._IdleMeter()
+    monkeypatch.setattr(idle, "idle_seconds", sample)
+    monkeypatch.setattr(idle.time, "sleep", sleep)
+    meter = idle.IdleMeter()
     assert meter.cores() == pytest.approx(1.5)
     clock[0] += 60.0  # stale
-    idle[0] += 0.0
+    idle_total[0] += 0.0
     assert meter.cores() == pytest.approx(1.5)
     clock[0] += 1.0
-    idle[0] += 0.25  # a quarter of a CPU idle over the second since that sample
+    idle_total[0] += 0.25  # a quarter of a CPU idle over the second since that sample
     assert meter.cores() == pytest.approx(0.25)
 
 
@@ -829,10 +830,10 @@ def test_idle_ticks_of_this_process_cpus() -> None:
         b"cpu12 1 0 1 700 2 0 0 0 0 0\n"
         b"intr 12345 0 0\nctxt 99\n"
     )
-    assert lint.idle_ticks(stat, {0, 1}) == 4010 + 5030
-    assert lint.idle_ticks(stat, {1, 12}) == 5030 + 702
-    assert lint.idle_ticks(stat, {0, 3}) is None  # a CPU the file does not list
-    assert lint.idle_ticks(b"cpu0 1 2 3\n", {0}) is None
+    assert idle.idle_ticks(stat, {0, 1}) == 4010 + 5030
+    assert idle.idle_ticks(stat, {1, 12}) == 5030 + 702
+    assert idle.idle_ticks(stat, {0, 3}) is None  # a CPU the file does not list
+    assert idle.idle_ticks(b"cpu0 1 2 3\n", {0}) is None
 
 
 @pytest.mark.parametrize(

@@ -179,3 +179,17 @@ def test_pending_check_imports(monkeypatch: pytest.MonkeyPatch) -> None:
     work()
     assert "colorsys" in sys.modules
     assert lint.pending_check_imports() is None
+
+
+def test_the_command_marks_what_is_idle_as_it_starts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The window that decides a split is the whole run up to the read (no short sample then)."""
+    from chainlint import idle
+    from chainlint.entry import main
+
+    monkeypatch.setattr(idle.METER, "_mark", None)
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert idle.METER.marked() == (idle.idle_seconds() is not None)
+    capsys.readouterr()
