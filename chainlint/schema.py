@@ -170,15 +170,20 @@ class Revert:
 
 @dataclass(slots=True)
 class _Table:
+    """One table of a replay state. A state holds every table its history made (10k revisions:
+    ~10k tables alive at once, for each open branch), so what most tables never get costs
+    nothing: the constraints are a tuple (copies share it), `removed` is None until something
+    is removed."""
+
     name: str
     known: bool
     created: Origin | None
     columns: dict[str, Column] = field(default_factory=dict)
     indexes: dict[str, Index] = field(default_factory=dict)
-    constraints: list[Constraint] = field(default_factory=list)
+    constraints: tuple[Constraint, ...] = ()
     primary_key: tuple[str, ...] = ()
     # What understood operations removed: ("column"|"index", name) -> who removed it.
-    removed: dict[tuple[str, str], Origin] = field(default_factory=dict)
+    removed: dict[tuple[str, str], Origin] | None = None
 
     def copy(self) -> _Table:
         return _Table(
@@ -187,10 +192,26 @@ class _Table:
             self.created,
             dict(self.columns),
             dict(self.indexes),
-            list(self.constraints),
+            self.constraints,
             self.primary_key,
-            dict(self.removed),
+            dict(self.removed) if self.removed else None,
         )
+
+    def add_constraint(self, constraint: Constraint) -> None:
+        self.constraints = (*self.constraints, constraint)
+
+    def remover(self, kind: str, name: str) -> Origin | None:
+        """Who removed this column or index, if an understood operation did."""
+        return self.removed.get((kind, name)) if self.removed else None
+
+    def mark_removed(self, kind: str, name: str, origin: Origin) -> None:
+        if self.removed is None:
+            self.removed = {}
+        self.removed[(kind, name)] = origin
+
+    def forget_removed(self, kind: str, name: str) -> None:
+        if self.removed:
+            self.removed.pop((kind, name), None)
 
     def freeze(self) -> Table:
         created = self.created
@@ -388,7 +409,7 @@ class _Replay:
         elif isinstance(op, (CreateUniqueConstraint, CreateCheckConstraint, CreateForeignKey)):
             table = self.table(op.table, op)
             if table is not None:
-                table.constraints.append(self.constraint(op))
+                table.add_constraint(self.constraint(op))
         elif isinstance(op, CreatePrimaryKey):
             table = self.table(op.table, op)
             if table is not None:
@@ -396,7 +417,7 @@ class _Replay:
         elif isinstance(op, DropConstraint):
             table = self.table(op.table, op)
             if table is not None:
-                table.constraints = [c for c in table.constraints if c.name != op.name]
+                table.constraints = tuple(c for c in table.constraints if c.name != op.name)
 
     def constraint(
         self, op: CreateUniqueConstraint | CreateCheckConstraint | CreateForeignKey
@@ -448,7 +469,7 @@ class _Replay:
                 index.name is None,
             )
         for unique in op.uniques:
-            table.constraints.append(
+            table.add_constraint(
                 Constraint(
                     "unique",
                     unique.name,
@@ -460,11 +481,11 @@ class _Replay:
                 )
             )
         for check in op.checks:
-            table.constraints.append(
+            table.add_constraint(
                 Constraint("check", check.name, op.table, (), self.revision, self.path, op.line)
             )
         for key in op.foreign_keys:
-            table.constraints.append(
+            table.add_constraint(
                 Constraint(
                     "foreign_key",
                     key.name,
@@ -503,7 +524,7 @@ class _Replay:
             return
         table.columns[name] = self.column(definition)
         if table.removed:
-            table.removed.pop(("column", name), None)
+            table.forget_removed("column", name)
         if definition.index:
             index_name = f"ix_{_short_table(table.name)}_{name}"
             table.indexes[index_name] = Index(
@@ -517,7 +538,7 @@ class _Replay:
                 True,
             )
         elif definition.unique:
-            table.constraints.append(
+            table.add_constraint(
                 Constraint(
                     "unique", None, table.name, (name,), self.revision, self.path, definition.line
                 )
@@ -530,21 +551,21 @@ class _Replay:
                 op,
                 f"column {table.name}.{name}",
                 table.name,
-                table.removed.get(("column", name)),
+                table.remover("column", name),
             )
 
     def drop_column(self, table: _Table, op: DropColumn) -> None:
         if op.name not in table.columns:
             if not op.if_exists:
                 self.missing_column(table, op.name, op)
-            table.removed[("column", op.name)] = self.origin(op)
+            table.mark_removed("column", op.name, self.origin(op))
             return
         del table.columns[op.name]
-        table.removed[("column", op.name)] = self.origin(op)
+        table.mark_removed("column", op.name, self.origin(op))
         # The database drops what depends on the column (PostgreSQL; batch mode rebuilds).
         for index_name in [n for n, i in table.indexes.items() if _uses(i.columns, op.name)]:
             del table.indexes[index_name]
-        table.constraints = [c for c in table.constraints if op.name not in c.columns]
+        table.constraints = tuple(c for c in table.constraints if op.name not in c.columns)
         table.primary_key = tuple(c for c in table.primary_key if c != op.name)
 
     def alter_column(self, table: _Table, op: AlterColumn) -> None:
@@ -562,8 +583,8 @@ class _Replay:
                 self.problem("exists", op, f"column {table.name}.{name}", table.name, origin)
                 return
             table.columns.pop(op.name, None)
-            table.removed[("column", op.name)] = self.origin(op)
-            table.removed.pop(("column", name), None)
+            table.mark_removed("column", op.name, self.origin(op))
+            table.forget_removed("column", name)
             for index_name, index in list(table.indexes.items()):
                 if op.name in index.columns:
                     renamed = tuple(name if c == op.name else c for c in index.columns)
@@ -606,7 +627,7 @@ class _Replay:
             op.name is None,
         )
         if table.removed:
-            table.removed.pop(("index", name), None)
+            table.forget_removed("index", name)
 
     def drop_index(self, op: DropIndex) -> None:
         state = self.state
@@ -634,9 +655,9 @@ class _Replay:
                 op,
                 f"index {op.name} on {table.name}",
                 table.name,
-                table.removed.get(("index", op.name)),
+                table.remover("index", op.name),
             )
-        table.removed[("index", op.name)] = self.origin(op)
+        table.mark_removed("index", op.name, self.origin(op))
 
     def rename_table(self, op: RenameTable) -> None:
         state = self.state

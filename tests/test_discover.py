@@ -420,6 +420,21 @@ def test_file_list_is_the_tuple_of_its_paths(tmp_path: Path) -> None:
     assert hash(files) == hash(FileList(files.strings)) and files == FileList(files.strings)
 
 
+def test_file_list_paths_keep_the_discovered_strings(tmp_path: Path) -> None:
+    """A file's Path holds the very string discovery found as its str() (no second copy per
+    file); strings a Path would normalise get Paths that make their own."""
+    from chainlint.discover import FileList
+
+    _tricky_tree(tmp_path)
+    files = only(discover_environments([tmp_path])).files
+    assert isinstance(files, FileList)
+    assert all(str(p) is s for p, s in zip(files, files.strings, strict=True))
+    first = files.strings[0]
+    odd = FileList([first, first.replace("/versions/", "/./versions/"), f"{first}/", "./a.py"])
+    assert [str(p) for p in odd] == [str(Path(s)) for s in odd.strings]
+    assert [str(p) for p in odd] == [first, first, first, "a.py"]
+
+
 def test_listings_are_not_kept_between_discoveries(tmp_path: Path) -> None:
     """Discovery scans each folder once per call; the next call sees a file added since."""
     versions = _tricky_tree(tmp_path)

@@ -17,7 +17,7 @@ from chainlint.docs import render_rules_markdown
 from chainlint.graph import DEPENDENCY, RevisionGraph, alembic_items
 from chainlint.read import Assignment, Identifier, RevisionFile
 from chainlint.rules.base import migration
-from helpers import write_tree
+from helpers import graph_of, write_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOWCASE = ROOT / "fixtures" / "graph-showcase"
@@ -388,6 +388,7 @@ def test_plain_links_and_walks_agree_with_networkx(files: list[RevisionFile]) ->
         assert graph.links_in[rev] == tuple(dag.predecessors(rev))
         assert list(graph.links_out[rev]) == list(dag.successors(rev))
         assert graph.children(rev) == tuple(parent_dag.successors(rev))
+        assert type(graph.child_links[rev]) is tuple and type(graph.links_out[rev]) is tuple
         assert graph.ancestors(rev) == nx.ancestors(parent_dag, rev)
         assert graph.descendants(rev) == nx.descendants(parent_dag, rev)
         assert graph.ancestors(rev, include_dependencies=True) == nx.ancestors(dag, rev)
@@ -412,3 +413,24 @@ def test_plain_links_and_walks_agree_with_networkx(files: list[RevisionFile]) ->
     assert list(graph.cycles()) == cycles
     with pytest.raises(nx.NetworkXError):
         graph.ancestors("not a revision")
+
+
+def test_attribute_dicts_are_one_shared_empty_dict_but_dependency_kinds(tmp_path: Path) -> None:
+    """No node, and no down_revision edge of parent_dag, gets an attribute dict of its own
+    (networkx's low-memory pattern); a depends_on edge keeps its `kind` in `dag`."""
+    write_tree(
+        tmp_path,
+        {
+            "a.py": migration("a", None),
+            "b.py": migration("b", "a"),
+            "c.py": migration("c", "b"),
+            "d.py": migration("d", None, depends_on="c"),
+        },
+    )
+    graph = graph_of(tmp_path)
+    shared = [graph.parent_dag.nodes[n] for n in graph.parent_dag]
+    shared += [data for _, _, data in graph.parent_dag.edges(data=True)]
+    assert shared and all(d is shared[0] for d in shared) and shared[0] == {}
+    kinds = {(u, v): data.get("kind") for u, v, data in graph.dag.edges(data=True)}
+    assert kinds == {("a", "b"): None, ("b", "c"): None, ("c", "d"): DEPENDENCY}
+    assert graph.parent_dag.reverse().nodes["a"] == {} and shared[0] == {}

@@ -371,3 +371,32 @@ def test_cl305_knows_a_table_emptied_in_the_same_upgrade(
     NULL columns: CL305 warned although the table is empty. Rows deleted without WHERE (or
     TRUNCATE) make the table empty until something inserts again."""
     assert _cl305(upgrade, tmp_path) == lines
+
+
+def test_replay_tables_get_removals_and_constraints_only_when_they_have_some() -> None:
+    """A replay state holds every table its history made: a table that nothing removed from
+    holds no dict for removals, and its constraints are a tuple its copies share."""
+    from chainlint.ops import ColumnDef, CreateTable, CreateUniqueConstraint, DropColumn
+    from chainlint.schema import _State, replay
+
+    def column(name: str) -> ColumnDef:
+        return ColumnDef(name, "sa.Integer()", True, None, False, 2, 9, False, False)
+
+    state = _State()
+    path = Path("a.py")
+    replay(state, "a", path, [CreateTable("t", (column("x"), column("y")), (), (), (), (), 1, 1)])
+    table = state.tables["t"]
+    assert table.removed is None and table.constraints == ()
+    unique = CreateUniqueConstraint("t", "uq", ("x",), 3, 5)
+    replay(state, "b", path, [unique])
+    assert [c.name for c in state.tables["t"].constraints] == ["uq"]
+    copy = state.copy()
+    assert copy.tables["t"].constraints is state.tables["t"].constraints
+    problems: list[object] = []
+    replay(copy, "c", path, [DropColumn("t", "x", 4, 5)], problems.append)
+    assert problems == [] and state.tables["t"].removed is None
+    assert copy.tables["t"].removed is not None and list(copy.tables["t"].removed) == [
+        ("column", "x")
+    ]
+    assert [c.name for c in copy.tables["t"].constraints] == []
+    assert [c.name for c in state.tables["t"].constraints] == ["uq"]
