@@ -7,7 +7,6 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar, cast
 
@@ -15,6 +14,7 @@ import click
 
 from chainlint import __version__
 from chainlint.errors import ChainlintError
+from chainlint.records import record
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,7 +32,7 @@ class DefaultCommandGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-@dataclass(frozen=True)
+@record
 class RunOptions:
     """The options `check` and `fix` share, resolved once."""
 

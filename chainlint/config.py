@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from chainlint import replay
 from chainlint.errors import UsageError
+from chainlint.records import record
 
 # tomllib is imported where a TOML file is parsed: most runs never parse one.
 
@@ -19,7 +20,7 @@ DEFAULT_MAX_REVISION_LENGTH = 32
 DEFAULT_MAX_FILE_SIZE = 5 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Settings:
     # Codes or prefixes ("CL0", "CL1", "ALL"); None means the rules enabled by default.
     select: tuple[str, ...] | None = None

@@ -8,11 +8,11 @@ assignments with `ast`. Nothing is imported.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from chainlint import replay
 from chainlint.config import DEFAULT_MAX_FILE_SIZE
+from chainlint.records import record
 from chainlint.source import read_regular_file
 
 ConstantValue = str | tuple[str, ...] | None
@@ -21,16 +21,20 @@ ConstantValue = str | tuple[str, ...] | None
 _MAX_DEPTH = 4
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Resolution:
     value: ConstantValue
     module: Path
 
 
-@dataclass(slots=True)
 class _ModuleTable:
-    values: dict[str, ConstantValue] = field(default_factory=dict)
-    imports: dict[str, tuple[str, int, str | None]] = field(default_factory=dict)
+    """One module's constants, and the names it imports from other modules."""
+
+    __slots__ = ("imports", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[str, ConstantValue] = {}
+        self.imports: dict[str, tuple[str, int, str | None]] = {}
 
 
 class ModuleConstants:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
+
+from chainlint.records import record
 
 if TYPE_CHECKING:
     from chainlint.edits import Edit
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
 Severity = Literal["error", "warning"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Fix:
     """A repair a finding offers; `applicable` is False when the fixer would have to guess."""
 
@@ -21,7 +22,7 @@ class Fix:
     edits: tuple[Edit, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Finding:
     code: str
     name: str

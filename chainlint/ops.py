@@ -14,17 +14,16 @@ import builtins as _builtins_module
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from typing import Any, Literal, Union
 
-from chainlint.records import fast_init
+from chainlint.records import record
 
 # Stands for "not given" where Alembic distinguishes it from None (alter_column's server_default).
 Unchanged = Literal[False]
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class ColumnDef:
     name: str
     # The type expression as written (`sa.String(length=50)`), or None when not given.
@@ -39,8 +38,7 @@ class ColumnDef:
     unique: bool = False
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class IndexDef:
     """An `Index(...)` inside `create_table`; name None when the naming convention decides."""
 
@@ -49,8 +47,7 @@ class IndexDef:
     unique: bool
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class ConstraintDef:
     """A unique, check or primary key constraint inside `create_table`."""
 
@@ -58,8 +55,7 @@ class ConstraintDef:
     columns: tuple[str, ...]
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class ForeignKeyDef:
     name: str | None
     columns: tuple[str, ...]
@@ -67,8 +63,7 @@ class ForeignKeyDef:
     referent_columns: tuple[str, ...]
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class CreateTable:
     table: str
     columns: tuple[ColumnDef, ...]
@@ -82,8 +77,7 @@ class CreateTable:
     checks: tuple[ConstraintDef, ...] = ()
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class DropTable:
     table: str
     line: int
@@ -91,8 +85,7 @@ class DropTable:
     if_exists: bool = False
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class RenameTable:
     table: str
     new_name: str
@@ -100,8 +93,7 @@ class RenameTable:
     column: int
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class AddColumn:
     table: str
     column_def: ColumnDef
@@ -110,8 +102,7 @@ class AddColumn:
     if_not_exists: bool = False
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class DropColumn:
     table: str
     name: str
@@ -120,8 +111,7 @@ class DropColumn:
     if_exists: bool = False
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class AlterColumn:
     table: str
     name: str
@@ -134,8 +124,7 @@ class AlterColumn:
     column: int
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class CreateIndex:
     table: str
     name: str | None
@@ -146,8 +135,7 @@ class CreateIndex:
     if_not_exists: bool = False
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class DropIndex:
     table: str | None
     name: str
@@ -156,8 +144,7 @@ class DropIndex:
     if_exists: bool = False
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class CreateUniqueConstraint:
     table: str
     name: str | None
@@ -166,8 +153,7 @@ class CreateUniqueConstraint:
     column: int
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class CreateForeignKey:
     table: str
     name: str | None
@@ -178,8 +164,7 @@ class CreateForeignKey:
     column: int
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class CreatePrimaryKey:
     table: str
     name: str | None
@@ -188,8 +173,7 @@ class CreatePrimaryKey:
     column: int
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class CreateCheckConstraint:
     table: str
     name: str | None
@@ -198,8 +182,7 @@ class CreateCheckConstraint:
     column: int
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class DropConstraint:
     table: str
     name: str
@@ -208,8 +191,7 @@ class DropConstraint:
     column: int
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class Opaque:
     """Something that may change the schema in ways chainlint cannot see; `tables == ()` means
     it may touch any table."""
@@ -223,8 +205,7 @@ class Opaque:
     guessed: bool = False
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class RowChange:
     """A statement that changes rows, never the schema: `DELETE FROM t` without WHERE and
     `TRUNCATE t` leave the table empty (`emptied`); an INSERT or `op.bulk_insert` adds rows
@@ -257,8 +238,7 @@ Operation = Union[  # noqa: UP007 (a runtime alias for isinstance and the cache'
 ]
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class MigrationOperations:
     upgrade: tuple[Operation, ...] = ()
     downgrade: tuple[Operation, ...] = ()

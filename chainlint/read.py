@@ -8,14 +8,13 @@ import bisect
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from chainlint.config import DEFAULT_MAX_FILE_SIZE
 from chainlint.constants import ConstantValue, ModuleConstants
 from chainlint.ops import MigrationOperations, read_operations
-from chainlint.records import fast_init
+from chainlint.records import record
 from chainlint.source import (
     NotReadable,
     decode_source,
@@ -49,8 +48,7 @@ def split_lines(text: str) -> list[str]:
     return text.split("\n") if "\r" not in text else _LINE_BREAK.split(text)
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class Identifier:
     """One identifier as written in the file."""
 
@@ -69,8 +67,7 @@ class Identifier:
 AssignmentShape = Literal["none", "scalar", "sequence", "dynamic"]
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class Assignment:
     """A module-level `revision`, `down_revision`, `branch_labels` or `depends_on`."""
 
@@ -90,8 +87,7 @@ class Assignment:
         return tuple(item for item in self.items if item.value is None)
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class HeaderField:
     """A `Revision ID:`/`Revises:`/`Create Date:` line of the module docstring."""
 
@@ -102,8 +98,7 @@ class HeaderField:
     column: int
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class ReadProblem:
     """Why a file could not be read (CL009)."""
 
@@ -112,8 +107,7 @@ class ReadProblem:
     column: int = 1
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class RevisionFile:
     path: Path
     revision: Assignment | None = None
@@ -130,7 +124,7 @@ class RevisionFile:
     docstring_lines: tuple[int, int] | None = None
     encoding: str = "utf-8"
     # Other modules whose constants this file's identifiers were resolved from.
-    used_modules: tuple[Path, ...] = field(default=())
+    used_modules: tuple[Path, ...] = ()
     # The first line of the module docstring: the message `alembic history` shows.
     message: str = ""
     # What upgrade()/downgrade() do (chainlint/ops.py); None when the file could not be parsed.

@@ -5,20 +5,20 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from chainlint.config import Settings
 from chainlint.findings import Finding, Fix, Severity
 from chainlint.graph import RevisionGraph
+from chainlint.records import record
 
 if TYPE_CHECKING:
     from chainlint.git import BaseSnapshot
     from chainlint.rules.dbstate import DatabaseState
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Expected:
     """A finding an invalid example must produce: file (relative), line, and a message fragment."""
 
@@ -27,7 +27,7 @@ class Expected:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DatabaseSetup:
     """For database rules (CL4xx): SQL run on a fresh, empty database before the check."""
 
@@ -47,7 +47,7 @@ def version_table(*rows: str, length: int = 32) -> tuple[str, ...]:
     return (create, *inserts)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Example:
     """A tiny migration folder: relative file name -> source. Written as a bare versions folder
     unless it holds an `alembic.ini`."""
@@ -55,14 +55,14 @@ class Example:
     files: Mapping[str, str]
     expect: tuple[Expected, ...] = ()
     description: str = ""
-    settings: Settings = field(default_factory=Settings)
+    settings: Settings = Settings()
     # For rules that compare with `--base REF`: the versions folder as it is on REF.
     base: Mapping[str, str] | None = None
     # For database rules: the database the example checks.
     database: DatabaseSetup | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RuleContext:
     graph: RevisionGraph
     settings: Settings

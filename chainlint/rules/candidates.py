@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import bisect
 import weakref
-from dataclasses import dataclass
 
 from chainlint.graph import RevisionGraph
 from chainlint.read import RevisionFile
+from chainlint.records import record
 
 # Edit-distance comparisons one graph may spend on near misses; real graphs use a few hundred.
 NEAR_MISS_BUDGET = 100_000
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Candidate:
     revision: str
     file: RevisionFile

@@ -9,7 +9,6 @@ inspector reports.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,13 +22,14 @@ from chainlint.ops import (
     Opaque,
     RenameTable,
 )
+from chainlint.records import record
 
 if TYPE_CHECKING:
     from chainlint.database import LiveDatabase, LiveTable
     from chainlint.schema import Schema
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Created:
     """An object a revision's upgrade creates, and whether the database already has it."""
 
@@ -45,7 +45,7 @@ class Created:
         return f"{self.kind} {self.name}"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Applied:
     """What CL403 knows of one pending revision."""
 
@@ -198,7 +198,7 @@ def schema_matches(model: Schema, live: LiveDatabase) -> bool:
     return True
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Drift:
     """A known table that differs from the model at the database's revision (CL406)."""
 
