@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from chainlint.config import DEFAULT_MAX_FILE_SIZE, Settings
 from chainlint.discover import Environment, Ignored, discover, file_strings
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from chainlint.git import BaseSnapshot
     from chainlint.graph import RevisionGraph
     from chainlint.read import RevisionFile
+    from chainlint.rules.base import Rule, RuleContext
     from chainlint.rules.dbstate import DatabaseState
 
 
@@ -470,29 +471,58 @@ def _read_one(path: Path, constants: ModuleConstants, max_file_size: int) -> Rev
         raise InternalError(f"while reading {path}: {type(exc).__name__}: {exc}") from exc
 
 
+# From this many revisions, the rules that replay the schema run in a forked child while this
+# process runs the others (measured by bench/run.py: below it the fork costs what it saves).
+RULES_APART_THRESHOLD = 1000
+
+
 def check_graph(
     graph: RevisionGraph,
     settings: Settings,
     base: BaseSnapshot | None = None,
     database: DatabaseState | None = None,
 ) -> list[Finding]:
-    """Run the selected rules on one graph; drop findings silenced by `# noqa`."""
+    """Run the selected rules on one graph; drop findings silenced by `# noqa`.
+
+    On a large graph with a core idle now, the rules that replay the schema (the costliest by
+    far, one shared pass over every operation) run in a forked child meanwhile; the findings
+    are the same, in the same order, either way."""
     from chainlint.rules import selected_rules
     from chainlint.rules.base import RuleContext
 
     ctx = RuleContext(graph, settings, base, database)
+    rules = selected_rules(settings)
+    # Not beside a database connection: a fork would share its socket.
+    split = database is None and _rules_apart(graph)
+    apart = [rule for rule in rules if rule.replays_schema] if split else []
+    child = None
+    if apart:
+        from chainlint import apart as forked
+
+        child = forked.start(lambda: [_run_rule(rule, ctx) for rule in apart])
+        if child is None:
+            apart = []
+    produced: dict[str, list[Finding]] = {}
+    try:
+        for rule in rules:
+            if rule not in apart:
+                produced[rule.code] = _run_rule(rule, ctx)
+        results = child.result() if child is not None else None
+    except BaseException:
+        if child is not None:
+            child.abandon()
+        raise
+    if apart:
+        # The child failed: the rules run here, so a bug is reported naming its rule.
+        if not _findings_lists(results, len(apart)):
+            results = [_run_rule(rule, ctx) for rule in apart]
+        produced.update(zip((rule.code for rule in apart), results, strict=True))
     by_path = {file.path: file for file in graph.files}
     # A file that cannot be parsed gets one error, CL009; its recovered ids serve the graph.
     unreadable = {file.path for file in graph.files if file.problem is not None}
     findings = []
-    for rule in selected_rules(settings):
-        try:
-            produced = list(rule.check(ctx))
-        except Exception as exc:  # a bug, not bad input: say which rule and environment
-            raise InternalError(
-                f"{rule.code} on {graph.environment.root}: {type(exc).__name__}: {exc}"
-            ) from exc
-        for finding in produced:
+    for rule in rules:
+        for finding in produced[rule.code]:
             file = by_path.get(finding.path)
             if file is not None and file.is_suppressed(finding.line, finding.code):
                 continue
@@ -500,6 +530,27 @@ def check_graph(
                 continue
             findings.append(finding)
     return findings
+
+
+def _run_rule(rule: Rule, ctx: RuleContext) -> list[Finding]:
+    try:
+        return list(rule.check(ctx))
+    except Exception as exc:  # a bug, not bad input: say which rule and environment
+        raise InternalError(
+            f"{rule.code} on {ctx.graph.environment.root}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _rules_apart(graph: RevisionGraph) -> bool:
+    return len(graph.revisions) >= RULES_APART_THRESHOLD and _processes() >= 2
+
+
+def _findings_lists(results: object, count: int) -> TypeGuard[list[list[Finding]]]:
+    return (
+        type(results) is list
+        and len(results) == count
+        and all(type(found) is list and all(type(f) is Finding for f in found) for found in results)
+    )
 
 
 def lint_environment(

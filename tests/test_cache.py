@@ -138,7 +138,7 @@ def test_fixture_results_identical_cold_warm_and_split(
     fixture: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every fixture: no cache, cache written, cache read, and the read split across forked
-    helper processes give the same findings and summaries."""
+    helper processes (the schema rules in a child) give the same findings and summaries."""
     monkeypatch.setenv("CHAINLINT_CACHE_DIR", str(tmp_path / "cache"))
 
     def run(cache: bool, root: Path = FIXTURES / fixture) -> tuple[str, ...]:
@@ -176,8 +176,11 @@ def test_fixture_results_identical_cold_warm_and_split(
         victim.write_bytes(b"# edited\n" + victim.read_bytes())
         assert run(True, copy) == run(False, copy)
     monkeypatch.setattr(lint, "SPLIT_THRESHOLD", 1)
+    monkeypatch.setattr(lint, "SPLIT_THRESHOLD_WITH_IMPORTS", 1)
+    monkeypatch.setattr(lint, "RULES_APART_THRESHOLD", 1)
     monkeypatch.setenv("CHAINLINT_PROCESSES", "3")
     assert run(False) == cold
+    assert run(True, copy) == run(False, copy)  # the cache written by a split run
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the split read forks")

@@ -93,6 +93,8 @@ class Rule:
     severity: ClassVar[Severity]
     fixable: ClassVar[bool] = False
     default_enabled: ClassVar[bool] = True
+    # Reads the schema history (one replay of every operation, shared): the costly rules.
+    replays_schema: ClassVar[bool] = False
     valid: ClassVar[tuple[Example, ...]] = ()
     invalid: ClassVar[tuple[Example, ...]] = ()
 

@@ -47,6 +47,7 @@ class ObjectAlreadyExists(Rule):
     code = "CL301"
     name = "object-already-exists"
     severity = "error"
+    replays_schema = True
 
     valid = (
         Example(

@@ -41,6 +41,7 @@ class ObjectDoesNotExist(Rule):
     code = "CL302"
     name = "object-does-not-exist"
     severity = "error"
+    replays_schema = True
 
     valid = (
         Example(

@@ -46,6 +46,7 @@ class DowngradeDoesNotRevert(Rule):
     code = "CL303"
     name = "downgrade-does-not-revert"
     severity = "warning"
+    replays_schema = True
 
     valid = (
         Example(
