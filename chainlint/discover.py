@@ -13,7 +13,6 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path, PurePath
 from typing import Any, overload
@@ -21,6 +20,7 @@ from typing import Any, overload
 from chainlint import replay
 from chainlint.config import DEFAULT_MAX_FILE_SIZE
 from chainlint.errors import DiscoveryError
+from chainlint.records import record
 from chainlint.source import NotReadable, read_regular_file
 
 # tomllib is imported where a TOML file is parsed: most runs never parse one.
@@ -125,7 +125,7 @@ def file_strings(files: Sequence[Path]) -> tuple[str, ...]:
     return files.strings if isinstance(files, FileList) else tuple(map(str, files))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Environment:
     """One Alembic environment: one revision graph."""
 
@@ -150,7 +150,7 @@ class Environment:
         return path in self.files or any(_is_within(path, folder) for folder in folders)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Ignored:
     """A path named on the command line that is not checked, and why (`--verbose` shows it)."""
 
@@ -163,7 +163,7 @@ class Ignored:
         return self.reason.format(*(show(path) for path in self.mentions))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Discovery:
     environments: tuple[Environment, ...]
     # The given paths that are not migrations of any environment found, in command-line order.

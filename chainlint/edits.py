@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from chainlint.records import record
 
-@dataclass(frozen=True, slots=True)
+
+@record
 class ReplaceString:
     """Replace the string literal at (line, column) whose value is `old` with `new`, same quotes."""
 
@@ -17,7 +18,7 @@ class ReplaceString:
     new: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SetAssignment:
     """Give a module-level assignment (`down_revision`, `branch_labels`, ...) a new value."""
 
@@ -26,7 +27,7 @@ class SetAssignment:
     value: str | tuple[str, ...] | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReplaceHeaderLine:
     """Rewrite the value of a docstring header line (`Revision ID:` or `Revises:`)."""
 
@@ -37,13 +38,13 @@ class ReplaceHeaderLine:
     new: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RenameFile:
     path: Path
     new_path: Path
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CreateFile:
     path: Path
     content: str

@@ -11,12 +11,12 @@ count); `bases` are revisions whose `down_revision` is None, `()` or `[]`.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from chainlint.discover import Environment
 from chainlint.read import Assignment, Identifier, RevisionFile
+from chainlint.records import record
 
 if TYPE_CHECKING:
     # Imported when a graph is built, not when a module merely names the class.
@@ -27,7 +27,7 @@ DEPENDENCY = "dependency"
 _DEPENDENCY = {"kind": DEPENDENCY}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DanglingReference:
     """A `down_revision` or `depends_on` entry that names no revision (and no branch label)."""
 
@@ -39,7 +39,7 @@ class DanglingReference:
     label_holder: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LabelConflict:
     label: str
     file: RevisionFile

@@ -8,7 +8,6 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
@@ -17,6 +16,7 @@ from chainlint.discover import Environment, Ignored, discover, file_strings
 from chainlint.errors import InternalError
 from chainlint.findings import Finding
 from chainlint.idle import METER
+from chainlint.records import record
 
 if TYPE_CHECKING:
     from chainlint.constants import ModuleConstants
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from chainlint.rules.dbstate import DatabaseState
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GraphSummary:
     """What reporters show of a graph."""
 
@@ -39,7 +39,7 @@ class GraphSummary:
     bases: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EnvironmentResult:
     environment: Environment
     # None when the findings were reused from the result cache (`check` only).
@@ -47,7 +47,7 @@ class EnvironmentResult:
     summary: GraphSummary
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LintResult:
     environments: tuple[EnvironmentResult, ...]
     findings: list[Finding]

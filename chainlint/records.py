@@ -10,8 +10,6 @@ hash, repr, immutability, pickling, `dataclasses.fields`/`replace`) compiling on
 That `__init__` stores each field through its slot directly. A frozen dataclass's goes
 through `object.__setattr__` (its own `__setattr__` refuses), about twice the cost: reading
 10,000 files makes some 170,000 records.
-
-`fast_init` gives an `@dataclass(frozen=True, slots=True)` class the same `__init__`.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import reprlib
-import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -147,19 +144,3 @@ def _slot_init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Callabl
     init: Callable[..., None] = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     return init
-
-
-def fast_init(cls: type[T]) -> type[T]:
-    """Apply on top of `@dataclass(frozen=True, slots=True)`. A class this cannot speed up (a
-    `__post_init__`, a default factory, a keyword-only or non-init field) keeps its own init."""
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-    if hasattr(cls, "__post_init__") or not _plain(fields):
-        return cls
-    slots = [cls.__dict__.get(field.name) for field in fields]
-    if any(type(slot) is not types.MemberDescriptorType for slot in slots):
-        return cls
-    doc = cls.__init__.__doc__
-    init = _slot_init(cls, fields)
-    init.__doc__ = doc
-    setattr(cls, "__init__", init)  # noqa: B010 (mypy refuses assigning a method)
-    return cls

@@ -37,7 +37,7 @@ from chainlint.ops import (
     RenameTable,
     tables_of,
 )
-from chainlint.records import fast_init
+from chainlint.records import record
 
 if TYPE_CHECKING:
     from chainlint.graph import RevisionGraph
@@ -46,8 +46,7 @@ if TYPE_CHECKING:
 # -- the frozen model (what rules, `chainlint schema` and `chainlint db` read) -----------------
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class Column:
     name: str
     type: str | None
@@ -58,8 +57,7 @@ class Column:
     line: int
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class Index:
     name: str
     table: str
@@ -73,8 +71,7 @@ class Index:
     implicit: bool = False
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class Constraint:
     """A unique, foreign key or check constraint (name None when the file gives none)."""
 
@@ -89,8 +86,7 @@ class Constraint:
     referent_columns: tuple[str, ...] = ()
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class Table:
     name: str
     known: bool
@@ -105,8 +101,7 @@ class Table:
     primary_key: tuple[str, ...] = ()
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class OpaqueNote:
     revision: str
     path: Path
@@ -116,8 +111,7 @@ class OpaqueNote:
     reason: str
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class Schema:
     tables: Mapping[str, Table]
     opaque: tuple[OpaqueNote, ...] = ()
@@ -126,8 +120,7 @@ class Schema:
     everything_partial: bool = False
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class Origin:
     """Where an object was made (or dropped): revision, file, line."""
 
@@ -136,8 +129,7 @@ class Origin:
     line: int
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class Problem:
     """An operation the replay shows would fail on a real database."""
 
@@ -154,8 +146,7 @@ class Problem:
     direction: Literal["upgrade", "downgrade"] = "upgrade"
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@record
 class Revert:
     """What replaying `upgrade()` then `downgrade()` leaves different from before (CL303)."""
 

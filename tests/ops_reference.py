@@ -16,13 +16,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal, Union
 
-from chainlint.records import fast_init
-
 # Stands for "not given" where Alembic distinguishes it from None (alter_column's server_default).
 Unchanged = Literal[False]
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class ColumnDef:
     name: str
@@ -38,7 +35,6 @@ class ColumnDef:
     unique: bool = False
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class IndexDef:
     """An `Index(...)` inside `create_table`; name None when the naming convention decides."""
@@ -48,7 +44,6 @@ class IndexDef:
     unique: bool
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class ConstraintDef:
     """A unique, check or primary key constraint inside `create_table`."""
@@ -57,7 +52,6 @@ class ConstraintDef:
     columns: tuple[str, ...]
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class ForeignKeyDef:
     name: str | None
@@ -66,7 +60,6 @@ class ForeignKeyDef:
     referent_columns: tuple[str, ...]
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class CreateTable:
     table: str
@@ -81,7 +74,6 @@ class CreateTable:
     checks: tuple[ConstraintDef, ...] = ()
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class DropTable:
     table: str
@@ -90,7 +82,6 @@ class DropTable:
     if_exists: bool = False
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class RenameTable:
     table: str
@@ -99,7 +90,6 @@ class RenameTable:
     column: int
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class AddColumn:
     table: str
@@ -109,7 +99,6 @@ class AddColumn:
     if_not_exists: bool = False
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class DropColumn:
     table: str
@@ -119,7 +108,6 @@ class DropColumn:
     if_exists: bool = False
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class AlterColumn:
     table: str
@@ -133,7 +121,6 @@ class AlterColumn:
     column: int
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class CreateIndex:
     table: str
@@ -145,7 +132,6 @@ class CreateIndex:
     if_not_exists: bool = False
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class DropIndex:
     table: str | None
@@ -155,7 +141,6 @@ class DropIndex:
     if_exists: bool = False
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class CreateUniqueConstraint:
     table: str
@@ -165,7 +150,6 @@ class CreateUniqueConstraint:
     column: int
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class CreateForeignKey:
     table: str
@@ -177,7 +161,6 @@ class CreateForeignKey:
     column: int
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class CreatePrimaryKey:
     table: str
@@ -187,7 +170,6 @@ class CreatePrimaryKey:
     column: int
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class CreateCheckConstraint:
     table: str
@@ -197,7 +179,6 @@ class CreateCheckConstraint:
     column: int
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class DropConstraint:
     table: str
@@ -207,7 +188,6 @@ class DropConstraint:
     column: int
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Opaque:
     """Something that may change the schema in ways chainlint cannot see; `tables == ()` means
@@ -222,7 +202,6 @@ class Opaque:
     guessed: bool = False
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class RowChange:
     """A statement that changes rows, never the schema: `DELETE FROM t` without WHERE and
@@ -256,7 +235,6 @@ Operation = Union[  # noqa: UP007 (a runtime alias for isinstance and the cache'
 ]
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class MigrationOperations:
     upgrade: tuple[Operation, ...] = ()

@@ -15,12 +15,11 @@ import pytest
 
 import chainlint
 from chainlint.handoff import _constructor_fields
-from chainlint.records import fast_init, is_record, record
+from chainlint.records import is_record, record
 
 
 def _frozen_classes() -> list[type]:
-    """Every record that chainlint defines, and every frozen, slotted dataclass (`fast_init`
-    gives some of them its `__init__`)."""
+    """Every record that chainlint defines, and every frozen, slotted dataclass."""
     found = []
     for info in pkgutil.walk_packages(chainlint.__path__, "chainlint."):
         if info.name == "chainlint.__main__":  # runs the command
@@ -162,24 +161,3 @@ def test_a_record_refuses_what_it_cannot_make() -> None:
                 return True
 
             __hash__ = None  # type: ignore[assignment]
-
-
-def test_fast_init_leaves_what_it_cannot_speed_up() -> None:
-    @dataclasses.dataclass(frozen=True, slots=True)
-    class Factory:
-        items: list[int] = dataclasses.field(default_factory=list)
-
-    @dataclasses.dataclass(frozen=True, slots=True)
-    class Checked:
-        value: int
-
-        def __post_init__(self) -> None:
-            if self.value < 0:
-                raise ValueError("negative")
-
-    for cls in (Factory, Checked):
-        init = cls.__init__
-        assert fast_init(cls).__init__ is init
-    assert Factory().items == [] and Factory().items is not Factory().items
-    with pytest.raises(ValueError):
-        Checked(-1)
