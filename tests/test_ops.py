@@ -632,7 +632,7 @@ SQL_WORDS = {"SELECT", "INSERT", "UPDATE", "DELETE", "ALTER", "CREATE", "DROP", 
 
 
 def test_sql_read_without_sqlglot_is_what_sqlglot_reading_gives() -> None:
-    from chainlint.ops import _read_plain_sql, _read_sql_with_sqlglot
+    from chainlint.sql import _read_plain_sql, _read_sql_with_sqlglot
 
     decided = 0
     for text in _sql_texts():
@@ -643,3 +643,34 @@ def test_sql_read_without_sqlglot_is_what_sqlglot_reading_gives() -> None:
     assert decided >= 20
     undecided = PLAIN_SQL_CASES[PLAIN_SQL_CASES.index("UPDATE t SET a = 1; DROP TABLE u") :]
     assert all(_read_plain_sql(text, 1, 1, "x") is None for text in undecided)
+
+
+def test_sql_reading_is_imported_only_by_a_migration_that_executes_sql(tmp_path: Path) -> None:
+    """chainlint.sql (its patterns take milliseconds to compile) and sqlglot (far more) load
+    only when needed: not for a migration without `op.execute` of SQL text, and sqlglot not
+    for a statement read by pattern."""
+    import subprocess
+    import sys
+
+    code = textwrap.dedent(
+        """
+        import sys
+        from pathlib import Path
+        from chainlint.read import parse_revision_source
+        for source in sys.argv[1:]:
+            file = parse_revision_source(Path("a.py"), source.encode())
+            assert file.problem is None and file.operations is not None, file
+            print(len(file.operations.upgrade), "chainlint.sql" in sys.modules,
+                  "sqlglot" in sys.modules)
+        """
+    )
+    head = 'from alembic import op\nrevision = "a"\ndown_revision = None\n\ndef upgrade():\n'
+    sources = [
+        head + '    op.drop_table("t")\n',
+        head + '    op.execute("UPDATE t SET a = 1")\n',
+        head + '    op.execute("DROP TABLE t")\n',
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *sources], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split("\n")[:3] == ["1 False False", "0 True False", "1 True True"]
