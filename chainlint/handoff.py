@@ -16,14 +16,12 @@ import operator
 import pickle
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chainlint.errors import InternalError
+from chainlint.read import RevisionFile
 
-if TYPE_CHECKING:
-    from chainlint.read import RevisionFile
-
-Read = list[tuple["RevisionFile", str | None]]
+Read = list[Any]
 
 
 class Sender:
@@ -50,11 +48,12 @@ def send(handle: Any, share: list[Path], read: Read) -> None:
     sender.end()
 
 
-def receive(handle: Any, share: list[Path]) -> tuple[int, Read] | None:
-    """What a Sender wrote for this share: the index of the first file it holds and the files
-    from there to the share's end, in order; None for anything else."""
-    from chainlint.read import RevisionFile
-
+def receive(
+    handle: Any, share: list[Path], valid: Callable[[Any], bool]
+) -> tuple[int, list[Any]] | None:
+    """What a Sender wrote for this share: the index of the first file it holds and the results
+    from there to the share's end, in order; None for anything else (a result `valid` refuses
+    among it)."""
     chunks = []
     begins = len(share)
     try:
@@ -67,17 +66,22 @@ def receive(handle: Any, share: list[Path]) -> tuple[int, Read] | None:
                 return None
             chunks.append(read)
             begins = first
-    except Exception:  # whatever went wrong, the share is read again by the parent
+    except Exception:  # whatever went wrong, the share is done again by the parent
         return None
     if begins < 0:
         return None
-    files = [item for read in reversed(chunks) for item in read]
-    for item in files:
-        if type(item) is not tuple or len(item) != 2 or type(item[0]) is not RevisionFile:
-            return None
-        if item[1] is not None and type(item[1]) is not str:
-            return None
-    return begins, files
+    results = [item for read in reversed(chunks) for item in read]
+    return (begins, results) if all(map(valid, results)) else None
+
+
+def is_read_row(item: Any) -> bool:
+    """A file read and its cache row's text (or None): what chainlint.lint's reads make."""
+    return (
+        type(item) is tuple
+        and len(item) == 2
+        and type(item[0]) is RevisionFile
+        and (item[1] is None or type(item[1]) is str)
+    )
 
 
 def _share_path(index: int) -> Path:

@@ -134,9 +134,6 @@ _PICKLE_COST = 0.14
 _UNPICKLE_COST = 0.06
 _ROW_COST = 0.11
 
-# Files claimed at a time by each end of the stretch read from both ends: the most read twice.
-_CLAIM = 8
-
 
 def read_files(
     paths: list[Path],
@@ -149,8 +146,8 @@ def read_files(
 
     A large batch is split across forked helper processes when cores are idle now; each helper
     sends back what it read, and the parent reads its own share meanwhile. The first helper and
-    the parent read one stretch from its two ends until they meet, so the parent may first do
-    other work (`meanwhile`, run only when the read is split) while that helper reads on.
+    the parent read one stretch from its two ends until they meet (chainlint.bothends), so the
+    parent may first do other work (`meanwhile`, run only when the read is split).
     `$CHAINLINT_PROCESSES` sets the number of processes (1: read everything in this one)."""
     threshold = SPLIT_THRESHOLD if meanwhile is None else SPLIT_THRESHOLD_WITH_IMPORTS
     processes = _processes() if len(paths) >= threshold else 1
@@ -158,17 +155,20 @@ def read_files(
         return [_read_row(path, constants, max_file_size, rows) for path in paths]
     # Before the fork: the helpers read with it, and this process unpickles what they send.
     import chainlint.read  # noqa: F401
+    from chainlint.bothends import both_ends
+    from chainlint.handoff import is_read_row
 
     shares = _shares(paths, processes, rows)
     stretch = shares[0] + shares[1]
     helpers = [_start_helper(share, max_file_size, rows) for share in shares[2:]]
-    back_reader = _start_back_reader(stretch, max_file_size, rows)
+
+    def read_stretch(low: int, high: int) -> list[tuple[RevisionFile, str | None]]:
+        return _read_rows(stretch[low:high], constants, max_file_size, rows)
+
     try:
-        if meanwhile is not None:
-            meanwhile()
-        found = _read_from_front(back_reader, stretch, constants, max_file_size, rows)
+        found = both_ends(stretch, read_stretch, is_read_row, meanwhile)
     except BaseException:
-        for helper in (back_reader, *helpers):
+        for helper in helpers:
             _abandon(helper)
         raise
     for share, helper in zip(shares[2:], helpers, strict=True):
@@ -180,181 +180,17 @@ def read_files(
     return found
 
 
-class _BackReader:
-    """A forked helper reading a stretch of files from its end while the parent reads it from
-    the front. Each tells the other through a pipe how far it has claimed files (the parent the
-    count from the front, the helper the index it has claimed down to), in steps of `_CLAIM`
-    files. Each stops where it sees the other's claim; the parent reads every file it claims,
-    the helper those of its claim the parent has not claimed since. A claim not seen yet (the
-    two made at once) only makes both read the same few files."""
-
-    def __init__(self, pid: int, handle: Any, claims: int, progress: int) -> None:
-        self.pid = pid
-        self.handle = handle
-        self.claims = claims  # read end: the helper's claims
-        self.progress = progress  # write end: the parent's
-
-    def close(self) -> None:
-        self.handle.close()
-        os.close(self.claims)
-        os.close(self.progress)
-
-
-def _start_back_reader(stretch: list[Path], max_file_size: int, rows: bool) -> _BackReader | None:
-    import tempfile
-
-    try:
-        handle = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _BackReader.close
-    except OSError:
-        return None
-    try:
-        claims, progress = _pipe(), _pipe()
-    except OSError:
-        handle.close()
-        return None
-    try:
-        pid = os.fork()
-    except OSError:
-        for end in (*claims, *progress):
-            os.close(end)
-        handle.close()
-        return None
-    if pid == 0:  # the helper: read, write, exit without running any parent cleanup
-        code = 1
-        try:
-            os.close(claims[0])
-            os.close(progress[1])
-            _read_from_back(stretch, handle, progress[0], claims[1], max_file_size, rows)
-            handle.flush()
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(claims[1])
-    os.close(progress[0])
-    return _BackReader(pid, handle, claims[0], progress[1])
-
-
-def _pipe() -> tuple[int, int]:
-    """A pipe neither end of which blocks: a full pipe drops a claim (see _BackReader)."""
-    read, write = os.pipe()
-    os.set_blocking(read, False)
-    os.set_blocking(write, False)
-    return read, write
-
-
-def _read_from_back(
-    stretch: list[Path], handle: Any, progress: int, claims: int, max_file_size: int, rows: bool
-) -> None:
-    """The helper's part: claim and read files from the end down to where the parent's claims
-    from the front are, each run claimed sent as it is read (pickling it then costs the parent
-    no wait at the end)."""
-    from chainlint.constants import ModuleConstants
-    from chainlint.handoff import Sender
-
-    constants = ModuleConstants()
-    sender = Sender(handle, stretch)
-    start, front = len(stretch), 0
-    while True:
-        front = _latest_claim(progress, front)
-        if start <= front:
-            break
-        _publish_claim(claims, max(start - _CLAIM, front))
-        # Files the parent claimed meanwhile are its to read (it reads every file it claims):
-        # only this side yields, so files are read twice only when both claims cross in flight.
-        front = _latest_claim(progress, front)
-        low = max(start - _CLAIM, front)
-        if low < start:
-            sender.chunk(low, _read_rows(stretch[low:start], constants, max_file_size, rows))
-        start = low
-    sender.end()
-
-
-def _read_from_front(
-    back_reader: _BackReader | None,
-    stretch: list[Path],
-    constants: ModuleConstants,
-    max_file_size: int,
-    rows: bool,
-) -> list[tuple[RevisionFile, str | None]]:
-    """The parent's part: claim and read files from the front up to the helper's claims, then
-    take the rest from the helper (or read it here, the helper having failed)."""
-    found: list[tuple[RevisionFile, str | None]] = []
-    front, start = 0, len(stretch)
-    while True:
-        if back_reader is not None:
-            start = _latest_claim(back_reader.claims, start)
-        if front >= start:
-            break
-        high = min(front + _CLAIM, start)
-        if back_reader is not None:
-            _publish_claim(back_reader.progress, high)
-        found.extend(_read_rows(stretch[front:high], constants, max_file_size, rows))
-        front = high
-    back = _finish_back_reader(back_reader, stretch)
-    if back is not None and back[0] <= front:
-        began, read = back
-        found.extend(read[front - began :])
-    else:  # the helper failed: read the rest here (a bug then names its file)
-        found.extend(_read_rows(stretch[front:], constants, max_file_size, rows))
-    return found
-
-
-def _latest_claim(end: int, current: int) -> int:
-    """The last claim written to the pipe's read end `end` (each write is 4 bytes, written
-    whole: a pipe's writes up to PIPE_BUF are atomic), else `current`."""
-    data = b""
-    while True:
-        try:
-            chunk = os.read(end, 4096)
-        except BlockingIOError:
-            break
-        if not chunk:  # the other end is closed: all it wrote has been read
-            break
-        data += chunk
-    whole = len(data) - len(data) % 4
-    return int.from_bytes(data[whole - 4 : whole], "little") if whole else current
-
-
-def _publish_claim(end: int, claim: int) -> None:
-    # A full pipe, or the other side gone: it reads a few files twice, or none.
-    with contextlib.suppress(OSError):
-        os.write(end, claim.to_bytes(4, "little"))
-
-
-def _finish_back_reader(
-    back_reader: _BackReader | None, stretch: list[Path]
-) -> tuple[int, list[tuple[RevisionFile, str | None]]] | None:
-    """Where the helper began and what it read from there to the end, or None."""
-    if back_reader is None:
-        return None
-    from chainlint.handoff import receive
-
-    try:
-        _, status = os.waitpid(back_reader.pid, 0)
-        if status != 0:
-            return None
-        back_reader.handle.seek(0)
-        return receive(back_reader.handle, stretch)
-    except OSError:
-        return None
-    finally:
-        back_reader.close()
-
-
-def _abandon(helper: _BackReader | tuple[int, Any] | None) -> None:
+def _abandon(helper: tuple[int, Any] | None) -> None:
     """Stop a helper whose reads are no longer wanted (this process failed meanwhile)."""
     if helper is None:
         return
-    pid = helper.pid if isinstance(helper, _BackReader) else helper[0]
+    pid, handle = helper
     try:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
     except OSError:
         pass
-    if isinstance(helper, _BackReader):
-        helper.close()
-    else:
-        helper[1].close()
+    handle.close()
 
 
 def _shares(paths: list[Path], processes: int, rows: bool) -> list[list[Path]]:
@@ -446,7 +282,7 @@ def _finish_helper(
 ) -> list[tuple[RevisionFile, str | None]] | None:
     if helper is None:
         return None
-    from chainlint.handoff import receive
+    from chainlint.handoff import is_read_row, receive
 
     pid, handle = helper
     try:
@@ -454,7 +290,7 @@ def _finish_helper(
         if status != 0:
             return None
         handle.seek(0)
-        back = receive(handle, share)
+        back = receive(handle, share, is_read_row)
         return back[1] if back is not None and back[0] == 0 else None
     except OSError:
         return None

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from chainlint import handoff, lint
+from chainlint import bothends, handoff, lint
 from chainlint.constants import ModuleConstants
 from chainlint.rules.base import migration
 from helpers import write_tree
@@ -90,7 +90,7 @@ def test_parent_and_helper_meet_with_every_file_read_at_most_twice(
     names = [line.split()[1] for line in reads_logged()]
     assert set(names) == {path.name for path in chosen}
     # Where they meet, two claims made at once: at most one claim's files read by both.
-    assert len(names) <= count + lint._CLAIM
+    assert len(names) <= count + bothends.CLAIM
 
 
 def test_no_work_meanwhile_without_a_split(
@@ -121,7 +121,7 @@ def test_a_helper_failing_midway_leaves_its_files_to_the_parent(
 
     def meanwhile() -> None:  # until the helper has read three claims and failed
         deadline = time.monotonic() + 30
-        while len(reads_logged()) < 3 * lint._CLAIM and time.monotonic() < deadline:
+        while len(reads_logged()) < 3 * bothends.CLAIM and time.monotonic() < deadline:
             time.sleep(0.01)
         time.sleep(0.05)
 
@@ -134,13 +134,13 @@ def test_work_meanwhile_failing_stops_the_helper(
     paths: list[Path], reads_logged: Callable[[], list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stopped = []
-    abandon = lint._abandon
+    abandon = bothends._BackHelper.abandon
 
     def recorded(helper: Any) -> None:
-        stopped.append(helper.pid if isinstance(helper, lint._BackReader) else helper[0])
+        stopped.append(helper.pid)
         abandon(helper)
 
-    monkeypatch.setattr(lint, "_abandon", recorded)
+    monkeypatch.setattr(bothends._BackHelper, "abandon", recorded)
 
     def meanwhile() -> None:
         raise KeyboardInterrupt
@@ -153,17 +153,17 @@ def test_work_meanwhile_failing_stops_the_helper(
 
 
 def test_the_latest_claim_is_the_last_written() -> None:
-    read, write = lint._pipe()
+    read, write = bothends.pipe()
     try:
-        assert lint._latest_claim(read, 41) == 41  # nothing written yet
+        assert bothends.latest_claim(read, 41) == 41  # nothing written yet
         for claim in (33, 25, 17):
-            lint._publish_claim(write, claim)
-        assert lint._latest_claim(read, 41) == 17
-        assert lint._latest_claim(read, 17) == 17
+            bothends.publish_claim(write, claim)
+        assert bothends.latest_claim(read, 41) == 17
+        assert bothends.latest_claim(read, 17) == 17
         # A full pipe drops claims instead of blocking the writer.
         for claim in range(100_000):
-            lint._publish_claim(write, claim)
-        assert 0 < lint._latest_claim(read, -1) < 100_000
+            bothends.publish_claim(write, claim)
+        assert 0 < bothends.latest_claim(read, -1) < 100_000
     finally:
         os.close(read)
         os.close(write)

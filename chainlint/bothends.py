@@ -1,0 +1,205 @@
+"""Work on a list of files split between this process and one forked helper, from both ends:
+this process from the front, the helper from the back, until they meet. Reading files
+(chainlint.lint.read_files) and decoding their cache entries (chainlint.cache.cached_files)
+go this way, so this process may first do other work (the check's imports) while the helper
+works on, and the split needs no estimate of what each file costs.
+
+Each side tells the other through a pipe how far it has claimed files (this process the count
+from the front, the helper the index it has claimed down to), `CLAIM` files at a time. Each
+stops where it sees the other's claim; this process does every file it claims, the helper
+those of its claim this process has not claimed since. A claim not seen yet (the two made at
+once) only makes both do the same few files. The helper sends each claim's results as it has
+them (chainlint.handoff); whatever goes wrong with it, this process does the rest itself, so a
+bug is still reported naming its file.
+
+fork() without exec is safe only where no system library runs threads behind our back: the
+callers ask chainlint.lint's gate (Linux, a core idle now) first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+# Files claimed at a time by each end: the most done twice.
+CLAIM = 8
+
+# The results for files[low:high], in order (run in both processes).
+Work = Callable[[int, int], list[Any]]
+
+
+def both_ends(
+    files: list[Path],
+    work: Work,
+    valid: Callable[[Any], bool],
+    meanwhile: Callable[[], None] | None = None,
+) -> list[Any]:
+    """`work` over every file, in order: split with a forked helper (`valid` says whether a
+    result it sends back is one `work` makes), after `meanwhile` here."""
+    helper = _start(files, work)
+    try:
+        if meanwhile is not None:
+            meanwhile()
+        return _from_front(helper, files, work, valid)
+    except BaseException:
+        if helper is not None:
+            helper.abandon()
+        raise
+
+
+class _BackHelper:
+    def __init__(self, pid: int, handle: Any, claims: int, progress: int) -> None:
+        self.pid = pid
+        self.handle = handle
+        self.claims = claims  # read end: the helper's claims
+        self.progress = progress  # write end: this process's
+
+    def close(self) -> None:
+        self.handle.close()
+        os.close(self.claims)
+        os.close(self.progress)
+
+    def abandon(self) -> None:
+        """Stop the helper (this process failed meanwhile) and reap it."""
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except OSError:
+            pass
+        self.close()
+
+
+def _start(files: list[Path], work: Work) -> _BackHelper | None:
+    try:
+        handle = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _BackHelper.close
+    except OSError:
+        return None
+    try:
+        claims, progress = pipe(), pipe()
+    except OSError:
+        handle.close()
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        for end in (*claims, *progress):
+            os.close(end)
+        handle.close()
+        return None
+    if pid == 0:  # the helper: work, write, exit without running any parent cleanup
+        code = 1
+        try:
+            os.close(claims[0])
+            os.close(progress[1])
+            _from_back(files, work, handle, progress[0], claims[1])
+            handle.flush()
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(claims[1])
+    os.close(progress[0])
+    return _BackHelper(pid, handle, claims[0], progress[1])
+
+
+def pipe() -> tuple[int, int]:
+    """A pipe neither end of which blocks: a full pipe drops a claim (it is only late)."""
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    os.set_blocking(write, False)
+    return read, write
+
+
+def _from_back(files: list[Path], work: Work, handle: Any, progress: int, claims: int) -> None:
+    """The helper's part: claim and do files from the end down to where this process's claims
+    from the front are, each claim's results sent as they are made (so this process does not
+    wait for one large pickle at the end)."""
+    from chainlint.handoff import Sender
+
+    sender = Sender(handle, files)
+    start, front = len(files), 0
+    while True:
+        front = latest_claim(progress, front)
+        if start <= front:
+            break
+        publish_claim(claims, max(start - CLAIM, front))
+        # Files this process claimed meanwhile are its to do (it does every file it claims):
+        # only this side yields, so files are done twice only when both claims cross in flight.
+        front = latest_claim(progress, front)
+        low = max(start - CLAIM, front)
+        if low < start:
+            sender.chunk(low, work(low, start))
+        start = low
+    sender.end()
+
+
+def _from_front(
+    helper: _BackHelper | None, files: list[Path], work: Work, valid: Callable[[Any], bool]
+) -> list[Any]:
+    """This process's part: claim and do files from the front up to the helper's claims, then
+    take the rest from the helper (or do it here, the helper having failed)."""
+    found: list[Any] = []
+    front, start = 0, len(files)
+    while True:
+        if helper is not None:
+            start = latest_claim(helper.claims, start)
+        if front >= start:
+            break
+        high = min(front + CLAIM, start)
+        if helper is not None:
+            publish_claim(helper.progress, high)
+        found.extend(work(front, high))
+        front = high
+    back = _finish(helper, files, valid)
+    if back is not None and back[0] <= front:
+        began, done = back
+        found.extend(done[front - began :])
+    else:
+        found.extend(work(front, len(files)))
+    return found
+
+
+def latest_claim(end: int, current: int) -> int:
+    """The last claim written to the pipe's read end `end` (each write is 4 bytes, written
+    whole: a pipe's writes up to PIPE_BUF are atomic), else `current`."""
+    data = b""
+    while True:
+        try:
+            chunk = os.read(end, 4096)
+        except BlockingIOError:
+            break
+        if not chunk:  # the other end is closed: all it wrote has been read
+            break
+        data += chunk
+    whole = len(data) - len(data) % 4
+    return int.from_bytes(data[whole - 4 : whole], "little") if whole else current
+
+
+def publish_claim(end: int, claim: int) -> None:
+    # A full pipe, or the other side gone: it does a few files twice, or none.
+    with contextlib.suppress(OSError):
+        os.write(end, claim.to_bytes(4, "little"))
+
+
+def _finish(
+    helper: _BackHelper | None, files: list[Path], valid: Callable[[Any], bool]
+) -> tuple[int, list[Any]] | None:
+    """Where the helper began and its results from there to the end, or None."""
+    if helper is None:
+        return None
+    from chainlint.handoff import receive
+
+    try:
+        _, status = os.waitpid(helper.pid, 0)
+        if status != 0:
+            return None
+        helper.handle.seek(0)
+        return receive(helper.handle, files, valid)
+    except OSError:
+        return None
+    finally:
+        helper.close()
