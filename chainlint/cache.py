@@ -379,10 +379,12 @@ class ReadCache:
                 raise ValueError("unexpected cache row")
             return decode_file(path, json.loads(text))
         except (TypeError, ValueError, IndexError, KeyError, AttributeError, RecursionError):
-            # An entry of an unexpected shape: forget it, read the file again.
-            self.entries.pop(str(path), None)
-            self.dirty = True
+            self.forget(path)  # an entry of an unexpected shape: the file is read again
             return None
+
+    def forget(self, path: Path) -> None:
+        self.entries.pop(str(path), None)
+        self.dirty = True
 
     def put(
         self, path: Path, key: Stamp | None, file: RevisionFile, text: str | None = None
@@ -459,16 +461,33 @@ def refresh(
     return fresh
 
 
+# How to do `work` over files, maybe split with a forked helper (chainlint.lint.spread_work):
+# the files, the work on files[low:high], and what a valid result is.
+Spread = Callable[[list[Path], Callable[[int, int], list[Any]], Callable[[Any], bool]], list[Any]]
+
+
 def cached_files(
     paths: list[Path],
     keys: list[Stamp | None],
     cache: ReadCache,
     read: ReadMany,
     fresh: dict[int, RevisionFile],
+    spread: Spread | None = None,
 ) -> list[RevisionFile]:
-    """Every file: the ones just read, the others decoded from their entries (a row of an
-    unexpected shape is read again)."""
-    found = [fresh.get(i) or cache.get(path, keys[i]) for i, path in enumerate(paths)]
+    """Every file: the ones just read, the others decoded from their entries (through `spread`
+    when given); a row of an unexpected shape is read again."""
+    todo = [i for i in range(len(paths)) if i not in fresh]
+    chosen = [paths[i] for i in todo]
+
+    def decode(low: int, high: int) -> list[RevisionFile | None]:
+        return [cache.get(chosen[j], keys[todo[j]]) for j in range(low, high)]
+
+    decoded = spread(chosen, decode, _decoded) if spread else decode(0, len(chosen))
+    found: list[RevisionFile | None] = [fresh.get(i) for i in range(len(paths))]
+    for index, file in zip(todo, decoded, strict=True):
+        found[index] = file
+        if file is None:  # decoded by a helper, its entry not forgotten here yet
+            cache.forget(paths[index])
     broken = [i for i, file in enumerate(found) if file is None]
     for index, (file, text) in zip(broken, read([paths[i] for i in broken]), strict=True):
         found[index] = file
@@ -477,11 +496,19 @@ def cached_files(
     return [file for file in found if file is not None]
 
 
-def read_with_cache(paths: list[Path], cache: ReadCache, read: ReadMany) -> list[RevisionFile]:
+def _decoded(item: Any) -> bool:
+    from chainlint.read import RevisionFile
+
+    return item is None or type(item) is RevisionFile
+
+
+def read_with_cache(
+    paths: list[Path], cache: ReadCache, read: ReadMany, spread: Spread | None = None
+) -> list[RevisionFile]:
     """Each file from the cache when its entry is valid, else through `read`, which returns
     (file, its row's JSON text or None) pairs; the cache is saved after."""
     keys = [stamp(path) for path in paths]
-    files = cached_files(paths, keys, cache, read, refresh(paths, keys, cache, read))
+    files = cached_files(paths, keys, cache, read, refresh(paths, keys, cache, read), spread)
     cache.save({str(p) for p in paths})
     return files
 

@@ -97,7 +97,8 @@ def read_environment(
             from chainlint.cache import ReadCache, cache_folder, read_with_cache
 
             folder = cache_folder(environment)
-            return read_with_cache(paths, ReadCache(folder, environment.root, len(paths)), read)
+            reads = ReadCache(folder, environment.root, len(paths))
+            return read_with_cache(paths, reads, read, spread_work)
         found = read_files(paths, shared, max_file_size, meanwhile=meanwhile)
         return [file for file, _ in found]
 
@@ -202,8 +203,26 @@ def _shares(paths: list[Path], processes: int, rows: bool) -> list[list[Path]]:
     # parent * n + _UNPICKLE_COST * (total - n) == helper * (total - n)
     own = round(len(paths) * (helper - _UNPICKLE_COST) / (parent - _UNPICKLE_COST + helper))
     rest = paths[own:]
-    size = -(-len(rest) // helpers)
-    return [paths[:own], *(rest[i : i + size] for i in range(0, len(rest), size))]
+    size = -(-len(rest) // helpers)  # the last helper's share may be shorter, or empty
+    return [paths[:own], *(rest[i * size : (i + 1) * size] for i in range(helpers))]
+
+
+def spread_work(
+    files: list[Path], work: Callable[[int, int], list[Any]], valid: Callable[[Any], bool]
+) -> list[Any]:
+    """`work` over every file (`work(low, high)` does files[low:high]), split with a forked
+    helper from both ends (chainlint.bothends) when, as for a read, that pays: decoding the read
+    cache's entries of a tree whose findings must be made again (an edited file)."""
+    meanwhile = pending_check_imports()
+    threshold = SPLIT_THRESHOLD if meanwhile is None else SPLIT_THRESHOLD_WITH_IMPORTS
+    if len(files) < threshold or _processes() < 2:
+        return work(0, len(files))
+    import chainlint.read  # noqa: F401 - before the fork: this process unpickles with it
+    from chainlint.bothends import both_ends
+
+    found = both_ends(files, work, valid, meanwhile)
+    METER.mark()  # the next decision does not count the helper's work as load
+    return found
 
 
 def _read_rows(
@@ -454,7 +473,7 @@ def lint_environment(
             # The files table is: the next touch is compared with it.
             results.rekey(key, strings, reads.table(paths))
             return _reused(environment, cached)
-        files_read = cache.cached_files(paths, keys, reads, read, fresh)
+        files_read = cache.cached_files(paths, keys, reads, read, fresh, spread_work)
         reads.save({str(path) for path in paths})
         content = reads.content_key(material, paths)
         table = reads.table(paths)

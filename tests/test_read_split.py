@@ -5,6 +5,7 @@ the same as read in one process."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -16,6 +17,7 @@ import pytest
 
 from chainlint import bothends, handoff, lint
 from chainlint.constants import ModuleConstants
+from chainlint.read import read_revision_file
 from chainlint.rules.base import migration
 from helpers import write_tree
 
@@ -193,3 +195,62 @@ def test_the_command_marks_what_is_idle_as_it_starts(
         main(["--help"])
     assert idle.METER.marked() == (idle.idle_seconds() is not None)
     capsys.readouterr()
+
+
+def test_cache_entries_decoded_from_both_ends(
+    paths: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One file edited: the others' entries are decoded by this process and a helper; an entry
+    the helper cannot decode is read again here and written back. Findings as without cache."""
+    from chainlint import cache
+    from chainlint.config import Settings
+    from chainlint.lint import lint_paths
+
+    monkeypatch.setenv("CHAINLINT_CACHE_DIR", str(tmp_path / "cache"))
+    versions = paths[0].parent
+
+    def summary(use_cache: bool) -> list[tuple[str, str, int, str]]:
+        result = lint_paths([versions], Settings(cache=use_cache), reuse=use_cache)
+        return [(f.code, f.path.name, f.line, f.message) for f in result.findings]
+
+    summary(True)  # the cache, written in one process
+    edited = paths[20]
+    edited.write_text(edited.read_text().replace('"""\n', '"""\n# edited\n', 1))
+    expected = summary(False)
+    log = tmp_path / "decoded.log"
+    log.touch()
+    decode_file = cache.decode_file
+    parent = os.getpid()
+
+    def logged(path: Path, row: Any) -> Any:
+        with open(log, "a") as handle:
+            handle.write(f"{os.getpid()} {path.name}\n")
+        if os.getpid() != parent and path.name == "r30.py":
+            raise ValueError("not in the helper")
+        deadline = time.monotonic() + 30  # until the helper has decoded one
+        while os.getpid() == parent and time.monotonic() < deadline:
+            if any(line.split()[0] != str(parent) for line in log.read_text().splitlines()):
+                break
+            time.sleep(0.005)
+        return decode_file(path, row)
+
+    monkeypatch.setattr(cache, "decode_file", logged)
+    monkeypatch.setattr(lint, "SPLIT_THRESHOLD", 1)
+    monkeypatch.setattr(lint, "SPLIT_THRESHOLD_WITH_IMPORTS", 1)
+    monkeypatch.setenv("CHAINLINT_PROCESSES", "2")
+    assert summary(True) == expected
+    decoders = {line.split()[0] for line in log.read_text().splitlines()}
+    assert len(decoders) == 2  # this process and the helper
+    # The entry the helper could not decode was read again here and written back.
+    (written,) = (tmp_path / "cache").glob("read-*.json")
+    entry = json.loads(written.read_bytes().partition(b"\n")[2])[str(paths[30])]
+    again = decode_file(paths[30], json.loads(entry[2]))
+    assert again == read_revision_file(paths[30], ModuleConstants())
+
+
+def test_shares_of_fewer_files_than_processes() -> None:
+    one = [Path("/v/a.py")]
+    for processes in (2, 3, 4):
+        shares = lint._shares(one, processes, rows=True)
+        assert len(shares) == processes
+        assert [path for share in shares for path in share] == one
