@@ -585,7 +585,7 @@ def _check(row: Any, allowed: Any) -> Any:
 def decode_file(path: Path, row: Any) -> RevisionFile:
     """Raises ValueError (or TypeError, IndexError) for a row of the wrong shape."""
     from chainlint.ops import load_operations
-    from chainlint.read import ReadProblem, RevisionFile
+    from chainlint.read import ReadProblem, RevisionFile, line_span
 
     _check(row, _FILE_ROWS)
     revision, down, labels, depends, header, problem, legacy, noqa, docstring = row[:9]
@@ -601,7 +601,9 @@ def decode_file(path: Path, row: Any) -> RevisionFile:
         legacy_revision=legacy,
         noqa=tuple(_noqa_in(item) for item in noqa),
         docstring_lines=(
-            (docstring[0], docstring[1]) if docstring is not None and _ints(docstring, 2) else None
+            line_span(docstring[0], docstring[1])
+            if docstring is not None and _ints(docstring, 2)
+            else None
         ),
         encoding=_intern(encoding),
         used_modules=tuple(Path(p) for p in used if type(p) is str or _bad()),
@@ -613,7 +615,7 @@ def decode_file(path: Path, row: Any) -> RevisionFile:
 def _assignment_in(name: str, row: Any) -> Assignment | None:
     if row is None:
         return None
-    from chainlint.read import Assignment
+    from chainlint.read import Assignment, none_assignment
 
     line, column, written, annotated, items = _check(row, (_ASSIGNMENT_ROW,))
     shape = _SHAPES.get(written)
@@ -624,6 +626,8 @@ def _assignment_in(name: str, row: Any) -> Assignment | None:
         or (shape == "none" and items)
     ):
         raise ValueError("unexpected assignment shape")
+    if shape == "none":
+        return none_assignment(name, line, column, annotated)
     return Assignment(
         name,
         line,

@@ -32,7 +32,7 @@ from chainlint.discover import DEFAULT_FILE_TEMPLATE, Environment, discover_envi
 from chainlint.lint import lint_paths
 from chainlint.read import read_revision_file
 from chainlint.rules.base import migration
-from helpers import write_tree
+from helpers import versions_environment, write_tree
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 Summary = list[tuple[str, str, int, str]]
@@ -88,6 +88,25 @@ def test_results_are_identical_with_and_without_the_cache(tree: Path) -> None:
     assert {code for code, *_ in cold} >= {"CL001", "CL009", "CL101"}
     assert _cache_file(tree).is_file()
     assert (tree.parent / "cache" / ".gitignore").read_text().endswith("*\n")
+
+
+def test_equal_none_assignments_and_docstring_spans_are_one_record(tmp_path: Path) -> None:
+    """Files made from one template say `branch_labels = None` on the same line: read, or
+    decoded from the cache, they share one record (and one docstring line span)."""
+    from chainlint.cache import decode_file, encode_file
+    from chainlint.lint import read_environment
+
+    versions = write_tree(
+        tmp_path / "versions", {f"{n}.py": migration(f"r{n}", None) for n in range(3)}
+    )
+    files = read_environment(versions_environment(versions))
+    decoded = [decode_file(f.path, json.loads(json.dumps(encode_file(f)))) for f in files]
+    assert decoded == files
+    for group in (files, decoded, [*files, *decoded]):
+        for field in ("branch_labels", "depends_on", "docstring_lines"):
+            values = [getattr(f, field) for f in group]
+            assert values[0] is not None and all(v is values[0] for v in values), field
+    assert files[0].down_revision is not None and files[0].down_revision.shape == "none"
 
 
 def test_the_read_cache_holds_each_row_as_its_compact_json_text(
