@@ -16,6 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
+from chainlint.errors import InternalError
 from chainlint.ops import (
     NO_OPERATIONS,
     AddColumn,
@@ -164,13 +165,15 @@ class _Table:
     """One table of a replay state. A state holds every table its history made (10k revisions:
     ~10k tables alive at once, for each open branch), so what most tables never get costs
     nothing: the constraints are a tuple (copies share it), `removed` is None until something
-    is removed."""
+    is removed, and a column the table was created with is its create_table's own ColumnDef,
+    an index created in the same revision its create_index (the Column or Index, made by
+    `column`, `index` or `freeze`, takes the table's `created` revision and path)."""
 
     name: str
     known: bool
     created: Origin | None
-    columns: dict[str, Column] = field(default_factory=dict)
-    indexes: dict[str, Index] = field(default_factory=dict)
+    columns: dict[str, Column | ColumnDef] = field(default_factory=dict)
+    indexes: dict[str, Index | CreateIndex] = field(default_factory=dict)
     constraints: tuple[Constraint, ...] = ()
     primary_key: tuple[str, ...] = ()
     # What understood operations removed: ("column"|"index", name) -> who removed it.
@@ -186,6 +189,52 @@ class _Table:
             self.constraints,
             self.primary_key,
             dict(self.removed) if self.removed else None,
+        )
+
+    def column(self, name: str) -> Column | None:
+        found = self.columns.get(name)
+        return self._column(found) if found is not None else None
+
+    def _column(self, found: Column | ColumnDef) -> Column:
+        """The Column of an entry of `columns`."""
+        if type(found) is Column:
+            return found
+        assert isinstance(found, ColumnDef)
+        definition = found
+        created = self.created
+        if created is None:
+            raise InternalError(f"table {self.name}: a creation column without a creation")
+        return Column(
+            definition.name,
+            definition.type,
+            definition.nullable,
+            definition.server_default,
+            created.revision,
+            created.path,
+            definition.line,
+        )
+
+    def index(self, name: str) -> Index | None:
+        found = self.indexes.get(name)
+        return self._index(name, found) if found is not None else None
+
+    def _index(self, name: str, found: Index | CreateIndex) -> Index:
+        """The Index of an entry of `indexes`."""
+        if type(found) is Index:
+            return found
+        assert isinstance(found, CreateIndex)
+        created = self.created
+        if created is None:
+            raise InternalError(f"table {self.name}: a creation index without a creation")
+        return Index(
+            name,
+            found.table,
+            found.columns,
+            found.unique,
+            created.revision,
+            created.path,
+            found.line,
+            found.name is None,
         )
 
     def add_constraint(self, constraint: Constraint) -> None:
@@ -209,8 +258,8 @@ class _Table:
         return Table(
             self.name,
             self.known,
-            MappingProxyType(dict(self.columns)),
-            MappingProxyType(dict(self.indexes)),
+            MappingProxyType({name: self._column(c) for name, c in self.columns.items()}),
+            MappingProxyType({name: self._index(name, i) for name, i in self.indexes.items()}),
             tuple(c for c in self.constraints if c.kind == "unique"),
             tuple(c for c in self.constraints if c.kind == "foreign_key"),
             created.revision if created else None,
@@ -222,7 +271,7 @@ class _Table:
 
     def index_names_certain(self) -> bool:
         """Every index of the table has a name chainlint knows (none was named by SQLAlchemy)."""
-        return not any(index.implicit for index in self.indexes.values()) and not any(
+        return not any(self._index(n, i).implicit for n, i in self.indexes.items()) and not any(
             c.kind == "unique" and c.name is None for c in self.constraints
         )
 
@@ -446,7 +495,7 @@ class _Replay:
         origin = self.origin(op)
         table = _Table(op.table, known, origin)
         for definition in op.columns:
-            self.add_column(table, definition, op, False)
+            self.add_column(table, definition, op, False, with_table=True)
         for index in op.indexes:
             name = index.name or f"ix_{_short_table(op.table)}_{'_'.join(index.columns)}"
             table.indexes[name] = Index(
@@ -504,16 +553,23 @@ class _Replay:
         )
 
     def add_column(
-        self, table: _Table, definition: ColumnDef, op: Operation, if_not_exists: bool
+        self,
+        table: _Table,
+        definition: ColumnDef,
+        op: Operation,
+        if_not_exists: bool,
+        with_table: bool = False,
     ) -> None:
+        """`with_table`: a column of the create_table that makes `table` (kept as its
+        definition, see _Table)."""
         name = definition.name
-        existing = table.columns.get(name)
-        if existing is not None:
-            if table.known and not if_not_exists:
+        if name in table.columns:
+            existing = table.column(name)
+            if existing is not None and table.known and not if_not_exists:
                 origin = Origin(existing.created_by, existing.path, existing.line)
                 self.problem("exists", op, f"column {table.name}.{name}", table.name, origin)
             return
-        table.columns[name] = self.column(definition)
+        table.columns[name] = definition if with_table else self.column(definition)
         if table.removed:
             table.forget_removed("column", name)
         if definition.index:
@@ -560,7 +616,7 @@ class _Replay:
         table.primary_key = tuple(c for c in table.primary_key if c != op.name)
 
     def alter_column(self, table: _Table, op: AlterColumn) -> None:
-        current = table.columns.get(op.name)
+        current = table.column(op.name)
         if current is None:
             self.missing_column(table, op.name, op)
             if table.known:
@@ -568,7 +624,7 @@ class _Replay:
             current = Column(op.name, None, None, None, self.revision, self.path, op.line)
         name = op.new_name or op.name
         if op.new_name and op.new_name != op.name:
-            existing = table.columns.get(op.new_name)
+            existing = table.column(op.new_name)
             if existing is not None and table.known:
                 origin = Origin(existing.created_by, existing.path, existing.line)
                 self.problem("exists", op, f"column {table.name}.{name}", table.name, origin)
@@ -576,8 +632,9 @@ class _Replay:
             table.columns.pop(op.name, None)
             table.mark_removed("column", op.name, self.origin(op))
             table.forget_removed("column", name)
-            for index_name, index in list(table.indexes.items()):
-                if op.name in index.columns:
+            for index_name, entry in list(table.indexes.items()):
+                if op.name in entry.columns:
+                    index = table._index(index_name, entry)
                     renamed = tuple(name if c == op.name else c for c in index.columns)
                     table.indexes[index_name] = Index(
                         index.name,
@@ -601,22 +658,31 @@ class _Replay:
 
     def create_index(self, table: _Table, op: CreateIndex) -> None:
         name = op.name or f"ix_{_short_table(table.name)}_{'_'.join(op.columns)}"
-        existing = table.indexes.get(name)
+        existing = table.index(name)
         if existing is not None:
             if table.known and not op.if_not_exists and op.name is not None:
                 origin = Origin(existing.created_by, existing.path, existing.line)
                 self.problem("exists", op, f"index {name}", table.name, origin)
             return
-        table.indexes[name] = Index(
-            name,
-            table.name,
-            op.columns,
-            op.unique,
-            self.revision,
-            self.path,
-            op.line,
-            op.name is None,
-        )
+        created = table.created
+        if (
+            created is not None
+            and created.revision == self.revision
+            and created.path is self.path
+            and op.table == table.name
+        ):
+            table.indexes[name] = op  # made in the table's own revision: see _Table
+        else:
+            table.indexes[name] = Index(
+                name,
+                table.name,
+                op.columns,
+                op.unique,
+                self.revision,
+                self.path,
+                op.line,
+                op.name is None,
+            )
         if table.removed:
             table.forget_removed("index", name)
 

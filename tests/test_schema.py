@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from chainlint.config import Settings
 from chainlint.graph import RevisionGraph
 from chainlint.lint import check_graph, read_environment
 from chainlint.rules.base import migration
-from chainlint.schema import schema_history
+from chainlint.schema import Origin, schema_history
 from helpers import findings_of, graph_of, versions_environment, write_tree
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -400,3 +401,42 @@ def test_replay_tables_get_removals_and_constraints_only_when_they_have_some() -
     ]
     assert [c.name for c in copy.tables["t"].constraints] == []
     assert [c.name for c in state.tables["t"].constraints] == ["uq"]
+
+
+def test_replay_tables_keep_creation_columns_and_indexes_as_their_operations() -> None:
+    """What a table was created with (its create_table's columns, an index created in the same
+    revision) is kept as the operations' own records; the schema made from them is the same
+    Columns and Indexes, with the creating revision, and later changes are their own."""
+    from chainlint.ops import AddColumn, AlterColumn, ColumnDef, CreateIndex, CreateTable
+    from chainlint.schema import Column, Index, _State, replay
+
+    x = ColumnDef("x", "sa.Integer()", False, None, False, 2, 9, False, False)
+    y = ColumnDef("y", "sa.Text()", True, None, False, 3, 9, False, False)
+    unnamed = CreateIndex("t", None, ("y",), False, 5, 5)
+    named = CreateIndex("t", "ix_x", ("x",), True, 6, 5)
+    a, b = Path("a.py"), Path("b.py")
+    state = _State()
+    replay(state, "a", a, [CreateTable("t", (x, y), (), (), (), ("x",), 1, 5), unnamed, named])
+    table = state.tables["t"]
+    assert table.columns["x"] is x and table.indexes["ix_t_y"] is unnamed
+    later = CreateIndex("t", "ix_later", ("x",), True, 3, 5)
+    z = ColumnDef("z", None, True, None, False, 4, 9, False, False)
+    rename = AlterColumn("t", "y", "w", False, None, False, 6, 5)
+    replay(state, "b", b, [later, AddColumn("t", z, 4, 5), rename])
+    frozen = state.freeze().tables["t"]
+    assert dict(frozen.columns) == {
+        "x": Column("x", "sa.Integer()", False, None, "a", a, 2),
+        "z": Column("z", None, True, None, "b", b, 4),
+        "w": Column("w", "sa.Text()", False, None, "a", a, 3),
+    }
+    assert dict(frozen.indexes) == {
+        "ix_t_y": Index("ix_t_y", "t", ("w",), False, "a", a, 5, True),
+        "ix_x": Index("ix_x", "t", ("x",), True, "a", a, 6, False),
+        "ix_later": Index("ix_later", "t", ("x",), True, "b", b, 3, False),
+    }
+    problems: list[Any] = []
+    replay(state, "c", b, [AddColumn("t", x, 8, 5), named], problems.append)
+    assert [(p.kind, p.what, p.origin) for p in problems] == [
+        ("exists", "column t.x", Origin("a", a, 2)),
+        ("exists", "index ix_x", Origin("a", a, 6)),
+    ]
