@@ -1,12 +1,13 @@
-"""Work done by a forked copy of this process while this one goes on with other work: the
-rules that replay the schema (chainlint.lint.check_graph) on a large graph.
+"""Work done by a forked copy of this process while this one goes on: the read helpers
+(chainlint.lint.read_files, chainlint.bothends) and the schema rules on a large graph
+(chainlint.lint.check_graph).
 
-The child is this process's own fork and writes its result, pickled, to an unnamed temporary
-file only the two of them hold: nothing from disk or from the repository is ever unpickled.
-Whatever goes wrong in the child (an exception, a kill, a result that cannot be read) gives
-None, and the caller does the work itself, so a bug is still reported by the code that has it.
-fork() without exec is safe only where no system library runs threads behind our back: the
-callers ask chainlint.lint's gate (Linux, a core idle now) first.
+The child is this process's own fork and writes what it made to an unnamed temporary file only
+the two of them hold: nothing from disk or from the repository is ever unpickled. Whatever goes
+wrong in the child (an exception, a kill, a result that cannot be read) gives None, and the
+caller does the work itself, so a bug is still reported by the code that has it. fork()
+without exec is safe only where no system library runs threads behind our back: the callers
+ask chainlint.lint's gate (Linux, a core idle now) first.
 """
 
 from __future__ import annotations
@@ -16,50 +17,49 @@ import pickle
 import signal
 import tempfile
 from collections.abc import Callable
-from typing import IO, Generic, TypeVar
-
-T = TypeVar("T")
+from typing import IO, Any
 
 
-class Apart(Generic[T]):
-    """A forked child computing one result."""
+class Child:
+    """A forked child writing to `handle`."""
 
     def __init__(self, pid: int, handle: IO[bytes]) -> None:
-        self._pid = pid
-        self._handle = handle
+        self.pid = pid
+        self.handle = handle
+        self._reaped = False  # its pid may then belong to another process: never kill it
 
-    @property
-    def pid(self) -> int:
-        return self._pid
-
-    def result(self) -> T | None:
-        """The child's result once it has exited, or None when it failed."""
+    def finished(self) -> IO[bytes] | None:
+        """The child's output, rewound, once it has exited; None when it failed. The caller
+        closes the child after reading it."""
         try:
-            _, status = os.waitpid(self._pid, 0)
+            _, status = os.waitpid(self.pid, 0)
+            self._reaped = True
             if status != 0:
                 return None
-            self._handle.seek(0)
-            result: T = pickle.load(self._handle)
-            return result
-        except Exception:  # an unreadable result: the caller does the work
+            self.handle.seek(0)
+            return self.handle
+        except OSError:
             return None
-        finally:
-            self._handle.close()
+
+    def close(self) -> None:
+        self.handle.close()
 
     def abandon(self) -> None:
         """Stop the child (this process failed meanwhile) and reap it."""
-        try:
-            os.kill(self._pid, signal.SIGKILL)
-            os.waitpid(self._pid, 0)
-        except OSError:
-            pass
-        self._handle.close()
+        if not self._reaped:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except OSError:
+                pass
+            self._reaped = True
+        self.close()
 
 
-def start(work: Callable[[], T]) -> Apart[T] | None:
-    """Fork a child that runs `work` and writes its result; None when it cannot be started."""
+def fork(work: Callable[[IO[bytes]], None]) -> Child | None:
+    """Fork a child that runs `work` on the temporary file; None when it cannot be started."""
     try:
-        handle = tempfile.TemporaryFile()  # noqa: SIM115 - closed by Apart
+        handle = tempfile.TemporaryFile()  # noqa: SIM115 - closed by Child.close
     except OSError:
         return None
     try:
@@ -70,9 +70,25 @@ def start(work: Callable[[], T]) -> Apart[T] | None:
     if pid == 0:  # the child: work, write, exit without running any parent cleanup
         code = 1
         try:
-            pickle.dump(work(), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            work(handle)
             handle.flush()
             code = 0
         finally:
             os._exit(code)
-    return Apart(pid, handle)
+    return Child(pid, handle)
+
+
+def start(make: Callable[[], Any]) -> Child | None:
+    """Fork a child that pickles what `make` returns (see `result`)."""
+    return fork(lambda handle: pickle.dump(make(), handle, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def result(child: Child) -> Any:
+    """What the child of `start` made, or None when it failed; closes the child."""
+    try:
+        output = child.finished()
+        return pickle.load(output) if output is not None else None
+    except Exception:  # an unreadable result: the caller does the work
+        return None
+    finally:
+        child.close()

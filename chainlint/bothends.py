@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+from chainlint.apart import Child, fork
 
 # Files claimed at a time by each end: the most done twice.
 CLAIM = 8
@@ -53,57 +53,51 @@ def both_ends(
 
 
 class _BackHelper:
-    def __init__(self, pid: int, handle: Any, claims: int, progress: int) -> None:
-        self.pid = pid
-        self.handle = handle
+    """The forked helper, and this process's ends of the two pipes."""
+
+    def __init__(self, child: Child, claims: int, progress: int) -> None:
+        self.child = child
         self.claims = claims  # read end: the helper's claims
         self.progress = progress  # write end: this process's
 
     def close(self) -> None:
-        self.handle.close()
+        self.child.close()
         os.close(self.claims)
         os.close(self.progress)
 
     def abandon(self) -> None:
         """Stop the helper (this process failed meanwhile) and reap it."""
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-        except OSError:
-            pass
-        self.close()
+        self.child.abandon()
+        os.close(self.claims)
+        os.close(self.progress)
 
 
 def _start(files: list[Path], work: Work) -> _BackHelper | None:
     try:
-        handle = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _BackHelper.close
+        claims = pipe()
     except OSError:
         return None
     try:
-        claims, progress = pipe(), pipe()
+        progress = pipe()
     except OSError:
-        handle.close()
+        _close(*claims)
         return None
-    try:
-        pid = os.fork()
-    except OSError:
-        for end in (*claims, *progress):
-            os.close(end)
-        handle.close()
+
+    def from_back(handle: IO[bytes]) -> None:
+        _close(claims[0], progress[1])
+        _from_back(files, work, handle, progress[0], claims[1])
+
+    child = fork(from_back)
+    _close(claims[1], progress[0])
+    if child is None:
+        _close(claims[0], progress[1])
         return None
-    if pid == 0:  # the helper: work, write, exit without running any parent cleanup
-        code = 1
-        try:
-            os.close(claims[0])
-            os.close(progress[1])
-            _from_back(files, work, handle, progress[0], claims[1])
-            handle.flush()
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(claims[1])
-    os.close(progress[0])
-    return _BackHelper(pid, handle, claims[0], progress[1])
+    return _BackHelper(child, claims[0], progress[1])
+
+
+def _close(*ends: int) -> None:
+    for end in ends:
+        os.close(end)
 
 
 def pipe() -> tuple[int, int]:
@@ -114,7 +108,9 @@ def pipe() -> tuple[int, int]:
     return read, write
 
 
-def _from_back(files: list[Path], work: Work, handle: Any, progress: int, claims: int) -> None:
+def _from_back(
+    files: list[Path], work: Work, handle: IO[bytes], progress: int, claims: int
+) -> None:
     """The helper's part: claim and do files from the end down to where this process's claims
     from the front are, each claim's results sent as they are made (so this process does not
     wait for one large pickle at the end)."""
@@ -194,12 +190,7 @@ def _finish(
     from chainlint.handoff import receive
 
     try:
-        _, status = os.waitpid(helper.pid, 0)
-        if status != 0:
-            return None
-        helper.handle.seek(0)
-        return receive(helper.handle, files, valid)
-    except OSError:
-        return None
+        output = helper.child.finished()
+        return receive(output, files, valid) if output is not None else None
     finally:
         helper.close()

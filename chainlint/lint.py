@@ -5,11 +5,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import IO, TYPE_CHECKING, Any, TypeGuard
 
 from chainlint.config import DEFAULT_MAX_FILE_SIZE, Settings
 from chainlint.discover import Environment, Ignored, discover, file_strings
@@ -19,6 +18,7 @@ from chainlint.idle import METER
 from chainlint.records import record
 
 if TYPE_CHECKING:
+    from chainlint.apart import Child
     from chainlint.constants import ModuleConstants
 
     # networkx (through the graph and the rules) and the reader are imported only when a graph
@@ -170,7 +170,8 @@ def read_files(
         found = both_ends(stretch, read_stretch, is_read_row, meanwhile)
     except BaseException:
         for helper in helpers:
-            _abandon(helper)
+            if helper is not None:
+                helper.abandon()
         raise
     for share, helper in zip(shares[2:], helpers, strict=True):
         read = _finish_helper(helper, share)
@@ -179,19 +180,6 @@ def read_files(
         found.extend(read)
     METER.mark()  # the next decision does not count these helpers' work as load
     return found
-
-
-def _abandon(helper: tuple[int, Any] | None) -> None:
-    """Stop a helper whose reads are no longer wanted (this process failed meanwhile)."""
-    if helper is None:
-        return
-    pid, handle = helper
-    try:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    except OSError:
-        pass
-    handle.close()
 
 
 def _shares(paths: list[Path], processes: int, rows: bool) -> list[list[Path]]:
@@ -267,54 +255,31 @@ def _processes() -> int:
     return max(1, min(cores, 4, 1 + helpers))
 
 
-def _start_helper(share: list[Path], max_file_size: int, rows: bool) -> tuple[int, Any] | None:
-    import tempfile
+def _start_helper(share: list[Path], max_file_size: int, rows: bool) -> Child | None:
+    from chainlint.apart import fork
 
-    try:
-        handle = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _finish_helper
-    except OSError:
-        return None
-    try:
-        pid = os.fork()
-    except OSError:
-        handle.close()
-        return None
-    if pid == 0:  # the helper: read, write, exit without running any parent cleanup
-        code = 1
-        try:
-            from chainlint.constants import ModuleConstants
+    def read_share(handle: IO[bytes]) -> None:
+        from chainlint.constants import ModuleConstants
+        from chainlint.handoff import send
 
-            constants = ModuleConstants()
-            read = [_read_row(path, constants, max_file_size, rows) for path in share]
-            from chainlint.handoff import send
+        send(handle, share, _read_rows(share, ModuleConstants(), max_file_size, rows))
 
-            send(handle, share, read)
-            handle.flush()
-            code = 0
-        finally:
-            os._exit(code)
-    return pid, handle
+    return fork(read_share)
 
 
 def _finish_helper(
-    helper: tuple[int, Any] | None, share: list[Path]
+    helper: Child | None, share: list[Path]
 ) -> list[tuple[RevisionFile, str | None]] | None:
     if helper is None:
         return None
     from chainlint.handoff import is_read_row, receive
 
-    pid, handle = helper
     try:
-        _, status = os.waitpid(pid, 0)
-        if status != 0:
-            return None
-        handle.seek(0)
-        back = receive(handle, share, is_read_row)
+        output = helper.finished()
+        back = receive(output, share, is_read_row) if output is not None else None
         return back[1] if back is not None and back[0] == 0 else None
-    except OSError:
-        return None
     finally:
-        handle.close()
+        helper.close()
 
 
 def _read_one(path: Path, constants: ModuleConstants, max_file_size: int) -> RevisionFile:
@@ -342,6 +307,7 @@ def check_graph(
     On a large graph with a core idle now, the rules that replay the schema (the costliest by
     far, one shared pass over every operation) run in a forked child meanwhile; the findings
     are the same, in the same order, either way."""
+    from chainlint import apart
     from chainlint.rules import selected_rules
     from chainlint.rules.base import RuleContext
 
@@ -349,29 +315,25 @@ def check_graph(
     rules = selected_rules(settings)
     # Not beside a database connection: a fork would share its socket.
     split = database is None and _rules_apart(graph)
-    apart = [rule for rule in rules if rule.replays_schema] if split else []
-    child = None
-    if apart:
-        from chainlint import apart as forked
-
-        child = forked.start(lambda: [_run_rule(rule, ctx) for rule in apart])
-        if child is None:
-            apart = []
+    elsewhere = [rule for rule in rules if rule.replays_schema] if split else []
+    child = apart.start(lambda: [_run_rule(rule, ctx) for rule in elsewhere]) if elsewhere else None
+    if child is None:
+        elsewhere = []
     produced: dict[str, list[Finding]] = {}
     try:
         for rule in rules:
-            if rule not in apart:
+            if rule not in elsewhere:
                 produced[rule.code] = _run_rule(rule, ctx)
-        results = child.result() if child is not None else None
+        results = apart.result(child) if child is not None else None
     except BaseException:
         if child is not None:
             child.abandon()
         raise
-    if apart:
+    if elsewhere:
         # The child failed: the rules run here, so a bug is reported naming its rule.
-        if not _findings_lists(results, len(apart)):
-            results = [_run_rule(rule, ctx) for rule in apart]
-        produced.update(zip((rule.code for rule in apart), results, strict=True))
+        if not _findings_lists(results, len(elsewhere)):
+            results = [_run_rule(rule, ctx) for rule in elsewhere]
+        produced.update(zip((rule.code for rule in elsewhere), results, strict=True))
     by_path = {file.path: file for file in graph.files}
     # A file that cannot be parsed gets one error, CL009; its recovered ids serve the graph.
     unreadable = {file.path for file in graph.files if file.problem is not None}

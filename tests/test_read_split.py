@@ -139,7 +139,7 @@ def test_work_meanwhile_failing_stops_the_helper(
     abandon = bothends._BackHelper.abandon
 
     def recorded(helper: Any) -> None:
-        stopped.append(helper.pid)
+        stopped.append(helper.child.pid)
         abandon(helper)
 
     monkeypatch.setattr(bothends._BackHelper, "abandon", recorded)

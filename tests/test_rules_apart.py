@@ -121,7 +121,7 @@ def test_a_bug_in_a_schema_rule_is_still_named(
 def test_this_process_failing_meanwhile_stops_the_child(
     versions: Path, monkeypatch: pytest.MonkeyPatch, apart_always: None
 ) -> None:
-    started: list[apart.Apart[Any]] = []
+    started: list[apart.Child] = []
     start = apart.start
 
     def recorded(work: Any) -> Any:
