@@ -83,9 +83,9 @@ def _start(files: list[Path], work: Work) -> _BackHelper | None:
         _close(*claims)
         return None
 
-    def from_back(handle: IO[bytes]) -> None:
+    def from_back(handle: IO[bytes]) -> object:
         _close(claims[0], progress[1])
-        _from_back(files, work, handle, progress[0], claims[1])
+        return _from_back(files, work, handle, progress[0], claims[1])
 
     child = fork(from_back)
     _close(claims[1], progress[0])
@@ -110,10 +110,10 @@ def pipe() -> tuple[int, int]:
 
 def _from_back(
     files: list[Path], work: Work, handle: IO[bytes], progress: int, claims: int
-) -> None:
+) -> object:
     """The helper's part: claim and do files from the end down to where this process's claims
     from the front are, each claim's results sent as they are made (so this process does not
-    wait for one large pickle at the end)."""
+    wait for one large pickle at the end). Returns the sender, which holds every result."""
     from chainlint.handoff import Sender
 
     sender = Sender(handle, files)
@@ -131,6 +131,7 @@ def _from_back(
             sender.chunk(low, work(low, start))
         start = low
     sender.end()
+    return sender
 
 
 def _from_front(

@@ -258,11 +258,13 @@ def _processes() -> int:
 def _start_helper(share: list[Path], max_file_size: int, rows: bool) -> Child | None:
     from chainlint.apart import fork
 
-    def read_share(handle: IO[bytes]) -> None:
+    def read_share(handle: IO[bytes]) -> object:
         from chainlint.constants import ModuleConstants
         from chainlint.handoff import send
 
-        send(handle, share, _read_rows(share, ModuleConstants(), max_file_size, rows))
+        read = _read_rows(share, ModuleConstants(), max_file_size, rows)
+        send(handle, share, read)
+        return read
 
     return fork(read_share)
 

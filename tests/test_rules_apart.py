@@ -5,6 +5,7 @@ in the same order, `# noqa` applied, whatever happens to the child."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +161,27 @@ def test_no_child_below_the_threshold_or_without_an_idle_core(
     ran_here = _count_schema_rules_here(monkeypatch)
     lint.check_graph(graph_of(versions), ALL)
     assert ran_here == ["CL301", "CL302", "CL303"]
+
+
+def test_a_child_output_is_read_once_done_and_the_child_reaped() -> None:
+    child = apart.fork(lambda handle: handle.write(b"made"))
+    assert child is not None
+    output = child.finished()
+    assert output is not None and output.read() == b"made"
+    child.close()
+    deadline = time.monotonic() + 30  # reaped as it exits (by close, or a later fork)
+    while child.pid in apart._EXITING and time.monotonic() < deadline:
+        time.sleep(0.01)
+        apart._reap_exited()
+    assert child.pid not in apart._EXITING
+    with pytest.raises(ChildProcessError):
+        os.waitpid(child.pid, os.WNOHANG)
+
+
+def test_a_child_that_dies_before_it_is_done_gives_nothing() -> None:
+    child = apart.fork(lambda handle: os._exit(3))
+    assert child is not None
+    assert child.finished() is None
+    child.close()
+    with pytest.raises(ChildProcessError):  # reaped already
+        os.waitpid(child.pid, os.WNOHANG)
