@@ -24,18 +24,33 @@ from chainlint.read import RevisionFile
 Read = list[Any]
 
 
+# Chunks sent between two resets of the memo (see Sender).
+RESET_EVERY = 32
+# Written before a reset: the receiver resets its memo at the same point.
+_RESET = "reset"
+
+
 class Sender:
     """Writes a helper's files to `handle` a chunk at a time, each a run of consecutive files
     of the share, the first chunk ending the share and each next one just before the last (a
-    helper reading from the end), then an end mark. One pickler writes them all: a string or
-    path shared by files of different chunks travels once."""
+    helper reading from the end), then an end mark. One pickler writes them, its memo reset
+    every RESET_EVERY chunks: a string or path shared by files travels once within those, and
+    the receiver's memo, which keeps alive every object it made (the constructor arguments of
+    every record among them: ~9 MB for half of 10k files), is let go as often."""
 
     def __init__(self, handle: Any, share: list[Path]) -> None:
         self._pickler = _HelperPickler(handle, share)
+        self._chunks = 0
 
     def chunk(self, first: int, read: Read) -> None:
         """The files of share[first : first + len(read)]."""
+        if self._chunks == RESET_EVERY:
+            # The mark first, then the reset: both memos are empty from the same point on.
+            self._pickler.dump(_RESET)
+            self._pickler.clear_memo()
+            self._chunks = 0
         self._pickler.dump((first, read))
+        self._chunks += 1
 
     def end(self) -> None:
         self._pickler.dump(None)
@@ -59,6 +74,9 @@ def receive(
     try:
         unpickler = _HelperUnpickler(handle, share)
         while (chunk := unpickler.load()) is not None:
+            if chunk == _RESET:  # a new unpickler: its memo starts empty, as the sender's
+                unpickler = _HelperUnpickler(handle, share)
+                continue
             if type(chunk) is not tuple or len(chunk) != 2:
                 return None
             first, read = chunk

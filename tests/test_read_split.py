@@ -254,3 +254,22 @@ def test_shares_of_fewer_files_than_processes() -> None:
         shares = lint._shares(one, processes, rows=True)
         assert len(shares) == processes
         assert [path for share in shares for path in share] == one
+
+
+def test_files_come_back_whole_across_memo_resets(
+    paths: list[Path], reads_logged: Callable[[], list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The helper resets its pickler's memo between chunks (here after every one): the files,
+    their shared strings and this process's own Paths come back the same."""
+    monkeypatch.setattr(handoff, "RESET_EVERY", 1)
+
+    def meanwhile() -> None:  # until the helper has read every file: six chunks, five resets
+        deadline = time.monotonic() + 30
+        while len(reads_logged()) < len(paths) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    read = lint.read_files(paths, ModuleConstants(), 1 << 20, True, meanwhile)
+    assert read == _serial(paths)
+    assert all(file.path is path for (file, _), path in zip(read, paths, strict=True))
+    # What the helper sent was taken: this process read none of the files again.
+    assert all(line.split()[0] != str(os.getpid()) for line in reads_logged())
