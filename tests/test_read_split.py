@@ -61,11 +61,17 @@ def _serial(paths: list[Path]) -> list[Any]:
     return [(file, None if file.unscanned else row_text(file)) for file in files]
 
 
+@pytest.mark.parametrize("reset_every", [handoff.RESET_EVERY, 1])
 def test_the_helper_reads_everything_while_the_parent_is_busy(
-    paths: list[Path], reads_logged: Callable[[], list[str]]
+    paths: list[Path],
+    reads_logged: Callable[[], list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    reset_every: int,
 ) -> None:
     """The parent's other work lasts until the helper has read every file: the parent then
-    reads none, and still has them all, in order."""
+    reads none, and still has them all, in order, the Paths its own (also when the helper
+    resets its pickler's memo after every chunk)."""
+    monkeypatch.setattr(handoff, "RESET_EVERY", reset_every)
     calls = []
 
     def meanwhile() -> None:
@@ -78,9 +84,9 @@ def test_the_helper_reads_everything_while_the_parent_is_busy(
     assert read == _serial(paths)
     assert all(file.path is path for (file, _), path in zip(read, paths, strict=True))
     assert calls == [os.getpid()]  # once, in this process
-    readers = {line.split()[0] for line in reads_logged()[: len(paths)]}
-    assert readers != {str(os.getpid())}  # the helper's reads, not this process's
-    assert len(readers) == 1
+    # The helper's reads, all taken: this process read none of the files (nor again).
+    readers = {line.split()[0] for line in reads_logged()}
+    assert len(readers) == 1 and str(os.getpid()) not in readers
 
 
 @pytest.mark.parametrize("count", [2, 7, 8, 9, 16, 17, 41])
@@ -254,22 +260,3 @@ def test_shares_of_fewer_files_than_processes() -> None:
         shares = lint._shares(one, processes, rows=True)
         assert len(shares) == processes
         assert [path for share in shares for path in share] == one
-
-
-def test_files_come_back_whole_across_memo_resets(
-    paths: list[Path], reads_logged: Callable[[], list[str]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The helper resets its pickler's memo between chunks (here after every one): the files,
-    their shared strings and this process's own Paths come back the same."""
-    monkeypatch.setattr(handoff, "RESET_EVERY", 1)
-
-    def meanwhile() -> None:  # until the helper has read every file: six chunks, five resets
-        deadline = time.monotonic() + 30
-        while len(reads_logged()) < len(paths) and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-    read = lint.read_files(paths, ModuleConstants(), 1 << 20, True, meanwhile)
-    assert read == _serial(paths)
-    assert all(file.path is path for (file, _), path in zip(read, paths, strict=True))
-    # What the helper sent was taken: this process read none of the files again.
-    assert all(line.split()[0] != str(os.getpid()) for line in reads_logged())
