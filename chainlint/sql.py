@@ -160,6 +160,20 @@ def _command(text: str, line: int, column: int, what: str) -> Iterator[Operation
     )
 
 
+def _sql_column(item: Any, exp: Any, line: int, column: int, keyed: bool) -> ColumnDef:
+    """A column definition of CREATE TABLE, or (not `keyed`: its PRIMARY KEY not read) of
+    ALTER TABLE ADD."""
+    constraints = [c.args.get("kind") for c in item.constraints]
+    is_pk = keyed and any(isinstance(c, exp.PrimaryKeyColumnConstraint) for c in constraints)
+    not_null = any(isinstance(c, exp.NotNullColumnConstraint) for c in constraints)
+    default = next(
+        (c.this.sql() for c in constraints if isinstance(c, exp.DefaultColumnConstraint)), None
+    )
+    kind_node = item.args.get("kind")
+    kind = kind_node.sql() if kind_node is not None else None
+    return ColumnDef(item.name, kind, not (not_null or is_pk), default, is_pk, line, column)
+
+
 def _sql_name(table: Any) -> str:
     schema = table.args.get("db")
     name = table.name
@@ -208,30 +222,9 @@ def _sql_statement(
         uniques = []
         for item in schema.expressions:
             if isinstance(item, exp.ColumnDef):
-                constraints = [c.args.get("kind") for c in item.constraints]
-                is_pk = any(isinstance(c, exp.PrimaryKeyColumnConstraint) for c in constraints)
-                not_null = any(isinstance(c, exp.NotNullColumnConstraint) for c in constraints)
-                default = next(
-                    (
-                        c.this.sql()
-                        for c in constraints
-                        if isinstance(c, exp.DefaultColumnConstraint)
-                    ),
-                    None,
-                )
-                kind_node = item.args.get("kind")
-                columns.append(
-                    ColumnDef(
-                        item.name,
-                        kind_node.sql() if kind_node is not None else None,
-                        not (not_null or is_pk),
-                        default,
-                        is_pk,
-                        line,
-                        column,
-                    )
-                )
-                if is_pk:
+                made = _sql_column(item, exp, line, column, keyed=True)
+                columns.append(made)
+                if made.primary_key:
                     primary.append(item.name)
             elif isinstance(item, exp.PrimaryKey):
                 primary = [e.name for e in item.expressions]
@@ -291,31 +284,8 @@ def _sql_statement(
         table = _sql_name(statement.this)
         for action in statement.args.get("actions") or []:
             if isinstance(action, exp.ColumnDef):
-                constraints = [c.args.get("kind") for c in action.constraints]
-                not_null = any(isinstance(c, exp.NotNullColumnConstraint) for c in constraints)
-                default = next(
-                    (
-                        c.this.sql()
-                        for c in constraints
-                        if isinstance(c, exp.DefaultColumnConstraint)
-                    ),
-                    None,
-                )
-                kind_node = action.args.get("kind")
-                yield AddColumn(
-                    table,
-                    ColumnDef(
-                        action.name,
-                        kind_node.sql() if kind_node is not None else None,
-                        not not_null,
-                        default,
-                        False,
-                        line,
-                        column,
-                    ),
-                    line,
-                    column,
-                )
+                made = _sql_column(action, exp, line, column, keyed=False)
+                yield AddColumn(table, made, line, column)
             elif isinstance(action, exp.Drop) and str(action.args.get("kind")).upper() == "COLUMN":
                 for dropped in action.args.get("tables") or []:
                     yield DropColumn(
