@@ -150,10 +150,9 @@ def read_files(
     the parent read one stretch from its two ends until they meet (chainlint.bothends), so the
     parent may first do other work (`meanwhile`, run only when the read is split).
     `$CHAINLINT_PROCESSES` sets the number of processes (1: read everything in this one)."""
-    threshold = SPLIT_THRESHOLD if meanwhile is None else SPLIT_THRESHOLD_WITH_IMPORTS
-    processes = _processes() if len(paths) >= threshold else 1
+    processes = _processes() if len(paths) >= _split_threshold(meanwhile) else 1
     if processes < 2:
-        return [_read_row(path, constants, max_file_size, rows) for path in paths]
+        return _read_rows(paths, constants, max_file_size, rows)
     # Before the fork: the helpers read with it, and this process unpickles what they send.
     import chainlint.read  # noqa: F401
     from chainlint.bothends import both_ends
@@ -176,7 +175,7 @@ def read_files(
     for share, helper in zip(shares[2:], helpers, strict=True):
         read = _finish_helper(helper, share)
         if read is None:  # the helper failed: read its share here (a bug then names its file)
-            read = [_read_row(path, constants, max_file_size, rows) for path in share]
+            read = _read_rows(share, constants, max_file_size, rows)
         found.extend(read)
     METER.mark()  # the next decision does not count these helpers' work as load
     return found
@@ -202,8 +201,7 @@ def spread_work(
     helper from both ends (chainlint.bothends) when, as for a read, that pays: decoding the read
     cache's entries of a tree whose findings must be made again (an edited file)."""
     meanwhile = pending_check_imports()
-    threshold = SPLIT_THRESHOLD if meanwhile is None else SPLIT_THRESHOLD_WITH_IMPORTS
-    if len(files) < threshold or _processes() < 2:
+    if len(files) < _split_threshold(meanwhile) or _processes() < 2:
         return work(0, len(files))
     import chainlint.read  # noqa: F401 - before the fork: this process unpickles with it
     from chainlint.bothends import both_ends
@@ -211,6 +209,10 @@ def spread_work(
     found = both_ends(files, work, valid, meanwhile)
     METER.mark()  # the next decision does not count the helper's work as load
     return found
+
+
+def _split_threshold(meanwhile: Callable[[], None] | None) -> int:
+    return SPLIT_THRESHOLD if meanwhile is None else SPLIT_THRESHOLD_WITH_IMPORTS
 
 
 def _read_rows(
