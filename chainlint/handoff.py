@@ -1,12 +1,12 @@
-"""What a forked read helper hands back to the parent (chainlint.lint.read_files): its files,
-pickled.
+"""What a forked helper hands back to the parent (chainlint.lint.read_files, and the
+two-ended split of chainlint.bothends for reads and cache decodes): its files, pickled.
 
 The helper is this process's own fork, writing to an unnamed temporary file only the two of
 them hold: nothing from disk or from the repository is ever unpickled (the cache stays plain
 JSON). Records travel as their constructor's arguments, so unpickling one is a call of its
 `__init__` (about 5x cheaper than decoding its cache row, and the parent's time is what the
 split saves); the share's paths travel as their index, so the parent's own Path objects come
-back. Imported only when a read is split (pickle costs a warm run nothing).
+back. Imported only when work is split (pickle costs a warm run nothing).
 """
 
 from __future__ import annotations
