@@ -15,6 +15,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import fields, replace
+from operator import attrgetter
 from typing import Any, Literal, Union
 
 from chainlint.records import record
@@ -1748,12 +1749,31 @@ _NESTED: dict[str, type[Any]] = {
 }
 
 
+# What a record's fields are, by class: one attrgetter call gives them all as a tuple.
+_FIELD_VALUES: dict[type[Any], Callable[[Any], tuple[Any, ...]]] = {}
+_PLAIN = frozenset((str, int, bool, type(None)))
+
+
+def _field_values(kind: type[Any]) -> Callable[[Any], tuple[Any, ...]]:
+    names = [f.name for f in fields(kind)]
+    getter = attrgetter(*names) if len(names) > 1 else (lambda value: (getattr(value, names[0]),))
+    _FIELD_VALUES[kind] = getter
+    return getter
+
+
 def _value_out(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_value_out(v) for v in value]
-    if hasattr(value, "__dataclass_fields__"):
-        return [type(value).__name__, *(_value_out(getattr(value, f.name)) for f in fields(value))]
-    return value
+    """A record as [kind, *fields], a tuple as a list, nested; plain values as they are. Plain
+    values are not passed to a call of their own (most cells are): this runs for every
+    operation of every file a cold check reads."""
+    kind = type(value)
+    if kind is tuple:
+        return [v if type(v) in _PLAIN else _value_out(v) for v in value]
+    getter = _FIELD_VALUES.get(kind)
+    if getter is None:
+        if not hasattr(value, "__dataclass_fields__"):
+            return value
+        getter = _field_values(kind)
+    return [kind.__name__, *[v if type(v) in _PLAIN else _value_out(v) for v in getter(value)]]
 
 
 def dump_operations(ops: MigrationOperations) -> list[Any]:
