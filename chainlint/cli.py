@@ -256,6 +256,9 @@ def check(
         from chainlint.cache import cache_folder
 
         replay.finish(code, [cache_folder(env.environment) for env in result.environments])
+    from chainlint.entry import keep_until_exit
+
+    keep_until_exit(result)
     sys.exit(code)
 
 
