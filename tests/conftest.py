@@ -1,4 +1,6 @@
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -10,8 +12,11 @@ from hypothesis import HealthCheck, settings
 sys.path.insert(0, str(Path(__file__).parent))
 
 # The command line's read cache goes to a private folder, not into the fixtures; subprocesses
-# inherit it. CI runs the suite a second time with CHAINLINT_NO_CACHE=1.
-os.environ.setdefault("CHAINLINT_CACHE_DIR", tempfile.mkdtemp(prefix="chainlint-cache-"))
+# inherit it; it is removed when the session ends. CI runs the suite a second time with
+# CHAINLINT_NO_CACHE=1.
+if "CHAINLINT_CACHE_DIR" not in os.environ:
+    os.environ["CHAINLINT_CACHE_DIR"] = tempfile.mkdtemp(prefix="chainlint-cache-")
+    atexit.register(shutil.rmtree, os.environ["CHAINLINT_CACHE_DIR"], ignore_errors=True)
 
 # Hypothesis profiles: "ci" (the default) runs hundreds of examples per property; pass
 # `--hypothesis-profile=thorough` for ten thousand.
