@@ -9,8 +9,9 @@ from the front, the helper the index it has claimed down to), `CLAIM` files at a
 stops where it sees the other's claim; this process does every file it claims, the helper
 those of its claim this process has not claimed since. A claim not seen yet (the two made at
 once) only makes both do the same few files. The helper sends each claim's results as it has
-them (chainlint.handoff); whatever goes wrong with it, this process does the rest itself, so a
-bug is still reported naming its file.
+them (chainlint.handoff), and this process takes what has come between its own claims;
+whatever goes wrong with the helper, this process does the rest itself, so a bug is still
+reported naming its file.
 
 fork() without exec is safe only where no system library runs threads behind our back: the
 callers ask chainlint.lint's gate (Linux, a core idle now) first.
@@ -22,9 +23,12 @@ import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from chainlint.apart import Child, fork
+
+if TYPE_CHECKING:
+    from chainlint.handoff import Receiver
 
 # Files claimed at a time by each end: the most done twice.
 CLAIM = 8
@@ -41,11 +45,11 @@ def both_ends(
 ) -> list[Any]:
     """`work` over every file, in order: split with a forked helper (`valid` says whether a
     result it sends back is one `work` makes), after `meanwhile` here."""
-    helper = _start(files, work)
+    helper = _start(files, work, valid)
     try:
         if meanwhile is not None:
             meanwhile()
-        return _from_front(helper, files, work, valid)
+        return _from_front(helper, files, work)
     except BaseException:
         if helper is not None:
             helper.abandon()
@@ -53,12 +57,13 @@ def both_ends(
 
 
 class _BackHelper:
-    """The forked helper, and this process's ends of the two pipes."""
+    """The forked helper, this process's ends of the two pipes, and what it has sent."""
 
-    def __init__(self, child: Child, claims: int, progress: int) -> None:
+    def __init__(self, child: Child, claims: int, progress: int, receiver: Receiver) -> None:
         self.child = child
         self.claims = claims  # read end: the helper's claims
         self.progress = progress  # write end: this process's
+        self.receiver = receiver
 
     def close(self) -> None:
         self.child.close()
@@ -72,7 +77,9 @@ class _BackHelper:
         os.close(self.progress)
 
 
-def _start(files: list[Path], work: Work) -> _BackHelper | None:
+def _start(files: list[Path], work: Work, valid: Callable[[Any], bool]) -> _BackHelper | None:
+    from chainlint.handoff import Receiver
+
     try:
         claims = pipe()
     except OSError:
@@ -92,7 +99,7 @@ def _start(files: list[Path], work: Work) -> _BackHelper | None:
     if child is None:
         _close(claims[0], progress[1])
         return None
-    return _BackHelper(child, claims[0], progress[1])
+    return _BackHelper(child, claims[0], progress[1], Receiver(child.handle, files, valid))
 
 
 def _close(*ends: int) -> None:
@@ -112,8 +119,9 @@ def _from_back(
     files: list[Path], work: Work, handle: IO[bytes], progress: int, claims: int
 ) -> object:
     """The helper's part: claim and do files from the end down to where this process's claims
-    from the front are, each claim's results sent as they are made (so this process does not
-    wait for one large pickle at the end). Returns the sender, which holds every result."""
+    from the front are, each claim's results sent as they are made (this process takes them
+    between its own claims, not all once they meet). Returns the sender, which holds every
+    result."""
     from chainlint.handoff import Sender
 
     sender = Sender(handle, files)
@@ -134,9 +142,7 @@ def _from_back(
     return sender
 
 
-def _from_front(
-    helper: _BackHelper | None, files: list[Path], work: Work, valid: Callable[[Any], bool]
-) -> list[Any]:
+def _from_front(helper: _BackHelper | None, files: list[Path], work: Work) -> list[Any]:
     """This process's part: claim and do files from the front up to the helper's claims, then
     take the rest from the helper (or do it here, the helper having failed)."""
     found: list[Any] = []
@@ -151,7 +157,11 @@ def _from_front(
             publish_claim(helper.progress, high)
         found.extend(work(front, high))
         front = high
-    back = _finish(helper, files, valid)
+        if helper is not None:
+            # What the helper has sent so far is taken now, between claims, not all at the
+            # end: the two then meet later, with this process's share of the work smaller.
+            helper.receiver.take_sent()
+    back = _finish(helper)
     if back is not None and back[0] <= front:
         began, done = back
         found.extend(done[front - began :])
@@ -182,16 +192,11 @@ def publish_claim(end: int, claim: int) -> None:
         os.write(end, claim.to_bytes(4, "little"))
 
 
-def _finish(
-    helper: _BackHelper | None, files: list[Path], valid: Callable[[Any], bool]
-) -> tuple[int, list[Any]] | None:
+def _finish(helper: _BackHelper | None) -> tuple[int, list[Any]] | None:
     """Where the helper began and its results from there to the end, or None."""
     if helper is None:
         return None
-    from chainlint.handoff import receive
-
     try:
-        output = helper.child.finished()
-        return receive(output, files, valid) if output is not None else None
+        return helper.receiver.finish() if helper.child.finished() is not None else None
     finally:
         helper.close()

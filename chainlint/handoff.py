@@ -12,8 +12,11 @@ back. Imported only when work is split (pickle costs a warm run nothing).
 from __future__ import annotations
 
 import dataclasses
+import io
 import operator
+import os
 import pickle
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,32 +31,47 @@ Read = list[Any]
 RESET_EVERY = 32
 # Written before a reset: the receiver resets its memo at the same point.
 _RESET = "reset"
+# Each pickle goes to the file as a frame: its length, then its bytes. The receiver can then
+# tell a whole pickle from one still being written, and take chunks while the helper works.
+_LENGTH = struct.Struct("<Q")
 
 
 class Sender:
     """Writes a helper's files to `handle` a chunk at a time, each a run of consecutive files
     of the share, the first chunk ending the share and each next one just before the last (a
-    helper reading from the end), then an end mark. One pickler writes them, its memo reset
-    every RESET_EVERY chunks: a string or path shared by files travels once within those, and
-    the receiver's memo, which keeps alive every object it made (the constructor arguments of
-    every record among them: ~9 MB for half of 10k files), is let go as often."""
+    helper reading from the end), then an end mark; each is flushed as a frame (see _LENGTH).
+    One pickler writes them, its memo reset every RESET_EVERY chunks: a string or path shared
+    by files travels once within those, and the receiver's memo, which keeps alive every object
+    it made (the constructor arguments of every record among them: ~9 MB for half of 10k
+    files), is let go as often."""
 
     def __init__(self, handle: Any, share: list[Path]) -> None:
-        self._pickler = _HelperPickler(handle, share)
+        self._handle = handle
+        self._pickle = io.BytesIO()
+        self._pickler = _HelperPickler(self._pickle, share)
         self._chunks = 0
 
     def chunk(self, first: int, read: Read) -> None:
         """The files of share[first : first + len(read)]."""
         if self._chunks == RESET_EVERY:
             # The mark first, then the reset: both memos are empty from the same point on.
-            self._pickler.dump(_RESET)
+            self._dump(_RESET)
             self._pickler.clear_memo()
             self._chunks = 0
-        self._pickler.dump((first, read))
+        self._dump((first, read))
         self._chunks += 1
 
     def end(self) -> None:
-        self._pickler.dump(None)
+        self._dump(None)
+
+    def _dump(self, value: object) -> None:
+        self._pickler.dump(value)
+        frame = self._pickle.getvalue()
+        self._pickle.seek(0)
+        self._pickle.truncate()
+        self._handle.write(_LENGTH.pack(len(frame)))
+        self._handle.write(frame)
+        self._handle.flush()
 
 
 def send(handle: Any, share: list[Path], read: Read) -> None:
@@ -63,33 +81,86 @@ def send(handle: Any, share: list[Path], read: Read) -> None:
     sender.end()
 
 
+class Receiver:
+    """Takes what a Sender writes for this share, frame by frame, from the file both
+    processes hold: while the helper still writes (`take_sent`, which never waits) and once it
+    is done (`finish`). The file is read at explicit offsets (os.pread): the file position is
+    the helper's, shared since the fork."""
+
+    def __init__(self, handle: Any, share: list[Path], valid: Callable[[Any], bool]) -> None:
+        self._descriptor = handle.fileno()
+        self._share = share
+        self._valid = valid
+        self._offset = 0
+        self._frame = io.BytesIO()
+        self._unpickler = _HelperUnpickler(self._frame, share)
+        self._chunks: list[Read] = []
+        self._begins = len(share)
+        self._ended = False
+        self._failed = False
+
+    def take_sent(self) -> int:
+        """Take every whole frame written so far; how many of the share's files are taken.
+        Anything wrong fails the whole share."""
+        self._take_whole_frames()
+        return len(self._share) - self._begins
+
+    def finish(self) -> tuple[int, list[Any]] | None:
+        """Once the helper is done: the index of the first file it sent and the results from
+        there to the share's end, in order; None for anything else (a result `valid` refuses
+        among it, a frame missing or cut short)."""
+        self._take_whole_frames()
+        if self._failed or not self._ended or self._begins < 0:
+            return None
+        results = [item for read in reversed(self._chunks) for item in read]
+        return (self._begins, results) if all(map(self._valid, results)) else None
+
+    def _take_whole_frames(self) -> None:
+        try:
+            while not (self._ended or self._failed) and self._take_frame():
+                pass
+        except Exception:  # whatever went wrong, the share is done again by the parent
+            self._failed = True
+
+    def _take_frame(self) -> bool:
+        """Take the next frame if it is whole in the file; whether it was."""
+        head = os.pread(self._descriptor, _LENGTH.size, self._offset)
+        if len(head) < _LENGTH.size:
+            return False
+        (length,) = _LENGTH.unpack(head)
+        frame = os.pread(self._descriptor, length, self._offset + _LENGTH.size)
+        if len(frame) < length:
+            return False
+        self._offset += _LENGTH.size + length
+        self._frame.seek(0)
+        self._frame.truncate()
+        self._frame.write(frame)
+        self._frame.seek(0)
+        chunk = self._unpickler.load()
+        if self._frame.tell() != length:
+            raise ValueError("a frame holds more than one pickle")
+        if chunk is None:
+            self._ended = True
+        elif chunk == _RESET:  # a new unpickler: its memo starts empty, as the sender's
+            self._unpickler = _HelperUnpickler(self._frame, self._share)
+        else:
+            if type(chunk) is not tuple or len(chunk) != 2:
+                raise ValueError("not a chunk")
+            first, read = chunk
+            if type(first) is not int or type(read) is not list:
+                raise ValueError("not a chunk")
+            if first + len(read) != self._begins:
+                raise ValueError("not the chunk before the last")
+            self._chunks.append(read)
+            self._begins = first
+        return True
+
+
 def receive(
     handle: Any, share: list[Path], valid: Callable[[Any], bool]
 ) -> tuple[int, list[Any]] | None:
-    """What a Sender wrote for this share: the index of the first file it holds and the results
-    from there to the share's end, in order; None for anything else (a result `valid` refuses
-    among it)."""
-    chunks = []
-    begins = len(share)
-    try:
-        unpickler = _HelperUnpickler(handle, share)
-        while (chunk := unpickler.load()) is not None:
-            if chunk == _RESET:  # a new unpickler: its memo starts empty, as the sender's
-                unpickler = _HelperUnpickler(handle, share)
-                continue
-            if type(chunk) is not tuple or len(chunk) != 2:
-                return None
-            first, read = chunk
-            if type(first) is not int or type(read) is not list or first + len(read) != begins:
-                return None
-            chunks.append(read)
-            begins = first
-    except Exception:  # whatever went wrong, the share is done again by the parent
-        return None
-    if begins < 0:
-        return None
-    results = [item for read in reversed(chunks) for item in read]
-    return (begins, results) if all(map(valid, results)) else None
+    """What a Sender wrote for this share, the helper being done (see Receiver.finish)."""
+    return Receiver(handle, share, valid).finish()
 
 
 def is_read_row(item: Any) -> bool:

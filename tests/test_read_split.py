@@ -260,3 +260,121 @@ def test_shares_of_fewer_files_than_processes() -> None:
         shares = lint._shares(one, processes, rows=True)
         assert len(shares) == processes
         assert [path for share in shares for path in share] == one
+
+
+def _sent_stream(paths: list[Path], chunks: list[tuple[int, int]]) -> tuple[bytes, list[int]]:
+    """What a Sender writes for these chunks of `paths`' rows and its end mark, and where each
+    frame ends in it."""
+    import io
+
+    rows = _serial(paths)
+    stream = io.BytesIO()
+    sender = handoff.Sender(stream, paths)
+    ends = []
+    for low, high in chunks:
+        sender.chunk(low, rows[low:high])
+        ends.append(stream.tell())
+    sender.end()
+    ends.append(stream.tell())
+    return stream.getvalue(), ends
+
+
+def test_frames_are_taken_as_they_are_written(paths: list[Path], tmp_path: Path) -> None:
+    """Cut anywhere, the file gives the receiver every whole frame before the cut and nothing
+    of the one cut short; the rest, once written, completes the share."""
+    chosen = paths[:20]
+    chunks = [(12, 20), (4, 12), (0, 4)]
+    stream, ends = _sent_stream(chosen, chunks)
+    taken_by_frame = [8, 16, 20, 20]  # files taken once each frame is whole (the end mark last)
+    for cut in [*range(0, len(stream), 97), *ends, *(end - 1 for end in ends)]:
+        with open(tmp_path / "sent", "wb+") as handle:
+            handle.write(stream[:cut])
+            handle.flush()
+            receiver = handoff.Receiver(handle, chosen, handoff.is_read_row)
+            whole = [taken for end, taken in zip(ends, taken_by_frame, strict=True) if end <= cut]
+            assert receiver.take_sent() == (whole[-1] if whole else 0)
+            if cut < len(stream):
+                assert receiver.finish() is None
+            else:
+                assert receiver.finish() == (0, _serial(chosen))
+            handle.write(stream[cut:])
+            handle.flush()
+            # The rest written: a receiver that has not failed takes it and completes.
+            if cut < len(stream):
+                fresh = handoff.Receiver(handle, chosen, handoff.is_read_row)
+                assert fresh.take_sent() == 20
+                assert fresh.finish() == (0, _serial(chosen))
+
+
+def test_a_receiver_takes_the_rest_after_a_partial_frame(paths: list[Path], tmp_path: Path) -> None:
+    chosen = paths[:20]
+    stream, ends = _sent_stream(chosen, [(12, 20), (4, 12), (0, 4)])
+    with open(tmp_path / "sent", "wb+") as handle:
+        receiver = handoff.Receiver(handle, chosen, handoff.is_read_row)
+        handle.write(stream[: ends[0] + 5])  # the first frame and the start of the second
+        handle.flush()
+        assert receiver.take_sent() == 8
+        handle.write(stream[ends[0] + 5 :])
+        handle.flush()
+        assert receiver.take_sent() == 20
+        assert receiver.finish() == (0, _serial(chosen))
+
+
+@pytest.mark.parametrize("defect", ["two pickles in a frame", "out of order", "no end mark"])
+def test_a_share_sent_wrong_is_refused_whole(
+    paths: list[Path], tmp_path: Path, defect: str
+) -> None:
+    import pickle
+    import struct
+
+    chosen = paths[:20]
+    if defect == "out of order":
+        stream, _ = _sent_stream(chosen, [(12, 20), (0, 4)])
+    else:
+        stream, ends = _sent_stream(chosen, [(12, 20), (0, 12)])
+        if defect == "no end mark":
+            stream = stream[: ends[-2]]
+        else:  # the first frame with a second pickle after its own
+            extra = pickle.dumps(None)
+            first = stream[8 : ends[0]]
+            stream = struct.pack("<Q", len(first) + len(extra)) + first + extra + stream[ends[0] :]
+    with open(tmp_path / "sent", "wb+") as handle:
+        handle.write(stream)
+        handle.flush()
+        assert handoff.Receiver(handle, chosen, handoff.is_read_row).finish() is None
+
+
+def test_the_parent_takes_what_the_helper_sent_between_its_claims(
+    paths: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parent's first claim lasts until the helper has done all its others: what the helper
+    sent by then is taken before the parent's next claim, not after they meet."""
+    parent = os.getpid()
+    log = paths[0].parent / "claims.log"
+    log.touch()
+    taken: list[int] = []
+    take_sent = handoff.Receiver.take_sent
+
+    def recording(self: handoff.Receiver) -> int:
+        count = take_sent(self)
+        taken.append(count)
+        return count
+
+    def work(low: int, high: int) -> list[Any]:
+        if os.getpid() == parent and low == 0:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                done = [line.split() for line in log.read_text().splitlines()]
+                if any(int(first) <= bothends.CLAIM for first, _ in done):
+                    break
+                time.sleep(0.01)
+        elif os.getpid() != parent:
+            with open(log, "a") as handle:
+                handle.write(f"{low} {high}\n")
+        return [(path.name, None) for path in paths[low:high]]
+
+    monkeypatch.setattr(handoff.Receiver, "take_sent", recording)
+    found = bothends.both_ends(paths, work, lambda item: type(item) is tuple)
+    assert found == [(path.name, None) for path in paths]
+    # After the parent's first claim, the helper's earlier claims were there to take.
+    assert taken[0] >= bothends.CLAIM
