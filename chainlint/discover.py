@@ -106,18 +106,39 @@ def _paths_of(strings: tuple[str, ...]) -> tuple[Path, ...]:
     """A Path per string. When every string is already its Path's own, each Path keeps that
     string as its `str()` (pathlib caches it in `_str`) instead of making a copy on first use:
     every file's path is turned into a string (opening it, the cache), 10k revisions: ~1.4 MB."""
-    paths = tuple(map(Path, strings))
     if os.sep != "/" or not strings:
-        return paths
+        return tuple(map(Path, strings))
     joined = "\0" + "\0".join(strings) + "\0"
     if any(pattern in joined for pattern in _NOT_NORMAL):
-        return paths
+        return tuple(map(Path, strings))
+    paths = _children_of_folders(strings) if _CHILD_PATHS else tuple(map(Path, strings))
     try:
         for path, string in zip(paths, strings, strict=True):
             path._str = string  # type: ignore[attr-defined]
     except AttributeError:  # a pathlib without that cache: it makes its own strings
         pass
     return paths
+
+
+# Before Python 3.12, parsing a path string (Path(string)) costs five times what pathlib's own
+# way for a folder's listing costs (a child of the folder's Path: 10k files, 75 ms vs 15 ms);
+# from 3.12 Path(string) parses lazily and is the faster.
+_CHILD_PATHS = sys.version_info < (3, 12) and hasattr(Path, "_make_child_relpath")
+
+
+def _children_of_folders(strings: tuple[str, ...]) -> tuple[Path, ...]:
+    """Path(string) for each of these normal path strings, made as a child of its folder's
+    Path (one parsed per folder)."""
+    folders: dict[str, Any] = {}
+    paths = []
+    for string in strings:
+        cut = string.rfind("/")
+        folder = string[:cut] if cut > 0 else string[: cut + 1]  # "/a.py": "/"; "a.py": ""
+        parent = folders.get(folder)
+        if parent is None:
+            parent = folders[folder] = Path(folder)._make_child_relpath  # type: ignore[attr-defined]
+        paths.append(parent(string[cut + 1 :]))
+    return tuple(paths)
 
 
 def file_strings(files: Sequence[Path]) -> tuple[str, ...]:

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chainlint.discover import Environment, discover_environments
 from chainlint.errors import DiscoveryError
@@ -433,6 +435,37 @@ def test_file_list_paths_keep_the_discovered_strings(tmp_path: Path) -> None:
     odd = FileList([first, first.replace("/versions/", "/./versions/"), f"{first}/", "./a.py"])
     assert [str(p) for p in odd] == [str(Path(s)) for s in odd.strings]
     assert [str(p) for p in odd] == [first, first, first, "a.py"]
+
+
+@given(
+    st.lists(
+        st.lists(
+            st.sampled_from(["a", "b.py", "..", "x y", "é", "v1", ".hidden", "a.b.py"]),
+            min_size=1,
+            max_size=4,
+        ).map(lambda parts: "/".join(parts)),
+        min_size=1,
+        max_size=12,
+    ),
+    st.sampled_from(["", "/", "/tmp/"]),
+)
+def test_file_list_paths_equal_each_string_parsed(names: list[str], prefix: str) -> None:
+    """However the Paths are made (from 3.12 by Path(string); before, as children of each
+    folder's Path), each equals Path(string) in every way a rule or the cache can see."""
+    from chainlint.discover import FileList, _children_of_folders
+
+    strings = tuple(prefix + name for name in names)
+    parsed = tuple(map(Path, strings))
+    made = [tuple(FileList(strings))]
+    if hasattr(Path, "_make_child_relpath"):  # the way before 3.12, wherever pathlib has it
+        made.append(_children_of_folders(strings))
+    for paths in made:
+        assert paths == parsed
+        assert [p.parts for p in paths] == [p.parts for p in parsed]
+        assert [(str(p), p.name, str(p.parent), hash(p)) for p in paths] == [
+            (str(p), p.name, str(p.parent), hash(p)) for p in parsed
+        ]
+        assert all(type(p) is type(q) for p, q in zip(paths, parsed, strict=True))
 
 
 def test_listings_are_not_kept_between_discoveries(tmp_path: Path) -> None:
