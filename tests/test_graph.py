@@ -434,3 +434,31 @@ def test_attribute_dicts_are_one_shared_empty_dict_but_dependency_kinds(tmp_path
     kinds = {(u, v): data.get("kind") for u, v, data in graph.dag.edges(data=True)}
     assert kinds == {("a", "b"): None, ("b", "c"): None, ("c", "d"): DEPENDENCY}
     assert graph.parent_dag.reverse().nodes["a"] == {} and shared[0] == {}
+
+
+def test_head_groups_are_made_once_per_graph(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CL010 and the result cache's save both ask for a graph's head groups: made once, each
+    caller gets lists of its own."""
+    from chainlint.rules import cl010_multiple_heads as cl010
+
+    made: list[RevisionGraph] = []
+    make = cl010._head_groups
+
+    def counting(graph: RevisionGraph) -> list[list[str]]:
+        made.append(graph)
+        return make(graph)
+
+    monkeypatch.setattr(cl010, "_head_groups", counting)
+    files = {"a.py": migration("a", None), "b.py": migration("b", "a"), "c.py": migration("c", "a")}
+    graph = graph_of(write_tree(tmp_path / "versions", files))
+    first = cl010.head_groups(graph)
+    assert sorted(first[0]) == ["b", "c"]
+    first[0].clear()
+    assert sorted(cl010.head_groups(graph)[0]) == ["b", "c"]
+    cl010.mtime_ordered_heads(graph)
+    assert made == [graph]
+    other = graph_of(write_tree(tmp_path / "other", files))
+    assert sorted(cl010.head_groups(other)[0]) == ["b", "c"]
+    assert made == [graph, other]
