@@ -336,6 +336,9 @@ class ReadCache:
         self.limit = _MAX_BYTES + _MAX_BYTES_PER_FILE * files
         self.entries: dict[str, Any] = {}
         self.dirty = False
+        # Entries recorded or forgotten so far: a table made before is still this one's when
+        # the count is unchanged.
+        self.changes = 0
         # Module stat keys, taken once per run (many files may resolve constants from one).
         self._modules: dict[str, Stamp | None] = {}
         self._load()
@@ -385,6 +388,7 @@ class ReadCache:
     def forget(self, path: Path) -> None:
         self.entries.pop(str(path), None)
         self.dirty = True
+        self.changes += 1
 
     def put(
         self, path: Path, key: Stamp | None, file: RevisionFile, text: str | None = None
@@ -397,6 +401,7 @@ class ReadCache:
             text = row_text(file)
         self.entries[str(path)] = [key, dependencies, text, text_digest(text)]
         self.dirty = True
+        self.changes += 1
 
     def table(self, paths: Sequence[Path | str]) -> tuple[list[Stamp], list[str]] | None:
         """Each file's stat key and row digest, or None when a file has no entry (it could not

@@ -432,17 +432,21 @@ def lint_environment(
             return [early.pop(str(path)) if path not in done else done[path] for path in paths]
 
         fresh = cache.refresh(paths, keys, reads, read)
-        cached = results.load_content(reads.content_key(material, paths))
+        table = reads.table(paths)
+        content = cache.content_digest(material, paths, table[1]) if table is not None else None
+        cached = results.load_content(content)
         if cached is not None:
             # The read cache is not written: its touched entries are read again (and found
             # the same) only when a stat key misses again; writing every entry costs more.
             # The files table is: the next touch is compared with it.
-            results.rekey(key, strings, reads.table(paths))
+            results.rekey(key, strings, table)
             return _reused(environment, cached)
+        changes = reads.changes
         files_read = cache.cached_files(paths, keys, reads, read, fresh, spread_work)
         reads.save({str(path) for path in paths})
-        content = reads.content_key(material, paths)
-        table = reads.table(paths)
+        if reads.changes != changes:  # an entry of an unexpected shape was read again
+            content = reads.content_key(material, paths)
+            table = reads.table(paths)
         encoded = cache.encode_table(content, strings, table) if content and table else None
         # Every entry, row text and stat key is written: not kept while the graph and rules run.
         del reads, fresh, keys, table

@@ -411,6 +411,26 @@ def test_entries_of_an_unexpected_shape_are_read_again(
     assert _summary(tree, cache=True) == cold
 
 
+def test_the_files_table_has_the_digest_of_an_entry_read_again(tree: Path) -> None:
+    """A check that reads again an entry of an unexpected shape (its digest wrong too) saves
+    the files table with the digest of the row read again, as the read cache has it."""
+    lint_paths([tree], Settings(cache=True), reuse=True)
+    key = str(tree / "b.py")
+
+    def tamper(document: Any) -> None:
+        document[key][2] = "[1]"  # a row of the wrong shape, under a digest of nothing read
+        document[key][3] = "0" * 32
+
+    _rewrite(_cache_file(tree), tamper)
+    path = tree / "a.py"
+    path.write_text("# every line moves\n" + path.read_text())  # a new row: no result holds
+    lint_paths([tree], Settings(cache=True), reuse=True)
+    entries = json.loads(_cache_file(tree).read_bytes().partition(b"\n")[2])
+    table = json.loads(_cache_file(tree, "files").read_bytes().partition(b"\n")[2])
+    assert table["digests"] == [entries[p][3] for p in table["paths"]]
+    assert "0" * 32 not in table["digests"]
+
+
 def test_tampered_result_cache_is_not_trusted(tree: Path) -> None:
     cold = _summary(tree, cache=False)
     _check(tree)
