@@ -66,8 +66,14 @@ def read_regular_file(path: Path, max_size: int) -> bytes:
             raise NotReadable(f"not a regular file ({_file_kind(status.st_mode)})")
         if status.st_size > max_size:
             raise NotReadable(too_large(status.st_size, max_size))
-        chunks = []
-        remaining = max_size + 1
+        # One read of the size fstat gave and a byte more, to see that it did not grow: a
+        # regular file's read comes short only at its end. (Asking for the most any read may
+        # give instead made a 1 MB buffer per file: 10k files, ~0.4 s.)
+        first = os.read(descriptor, status.st_size + 1)
+        if len(first) == status.st_size:
+            return first
+        chunks = [first]
+        remaining = max_size + 1 - len(first)
         while remaining > 0:
             chunk = os.read(descriptor, min(remaining, 1 << 20))
             if not chunk:

@@ -647,3 +647,43 @@ def test_literal_assignments_read_as_the_general_path_reads_them() -> None:
                 assert got == reference(reader, node), (source[:80], node.lineno)
                 compared += 1
     assert compared > 1000
+
+
+@pytest.mark.parametrize("size", [0, 1, 999, 1000])
+def test_a_regular_file_is_read_whole(tmp_path: Path, size: int) -> None:
+    from chainlint.source import read_regular_file
+
+    path = tmp_path / "m.py"
+    path.write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+    assert read_regular_file(path, 1000) == path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("written", "fstat_says", "expected"),
+    [
+        (1500, 10, "read"),  # it grew after fstat: read to its end
+        (2036, 10, "too large"),  # grew beyond the limit after fstat
+        (10, 1500, "read"),  # it shrank: what is there
+        (1000, 999, "read"),
+    ],
+)
+def test_a_file_that_changes_size_after_fstat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, written: int, fstat_says: int, expected: str
+) -> None:
+    import chainlint.source as source
+
+    path = tmp_path / "m.py"
+    path.write_bytes(b"y" * written)
+    real = os.fstat
+
+    def stale(descriptor: int) -> os.stat_result:
+        status = list(real(descriptor))
+        status[6] = fstat_says  # st_size, as the file was a moment before
+        return os.stat_result(status)
+
+    monkeypatch.setattr(source.os, "fstat", stale)
+    if expected == "too large":
+        with pytest.raises(source.NotReadable, match="too large"):
+            source.read_regular_file(path, 2000)
+    else:
+        assert source.read_regular_file(path, 2000) == b"y" * written
