@@ -819,7 +819,7 @@ class ResultCache:
         for index in changed:
             stamps[index] = keys[index]
         self._write({**document, "key": key})
-        self._write_table(content, paths, (stamps, digests))
+        self.write_table(content, paths, (stamps, digests))
         return found
 
     def load_content(self, content: str | None) -> tuple[Summary, list[Finding]] | None:
@@ -850,7 +850,7 @@ class ResultCache:
         modules = [[module, stamp(module)] for module, _ in document["modules"]]
         self._write({**document, "key": key, "modules": modules})
         if table is not None:
-            self._write_table(document["content"], paths, table)
+            self.write_table(document["content"], paths, table)
 
     def save(
         self,
@@ -883,7 +883,7 @@ class ResultCache:
             if folder is not None:
                 folder.write(self.name, *_encode("result", document))
 
-    def _write_table(self, content: str, paths: Sequence[Path | str], table: Table) -> None:
+    def write_table(self, content: str, paths: Sequence[Path | str], table: Table) -> None:
         with opened(self.folder, create=True) as folder:
             if folder is not None:
                 folder.write(self.table_name, *encode_table(content, paths, table))

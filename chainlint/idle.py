@@ -20,9 +20,17 @@ class IdleMeter:
 
     def __init__(self) -> None:
         self._mark: tuple[float, float] | None = None
+        self._credit = 0.0
 
     def mark(self) -> None:
         self._mark = idle_seconds()
+        self._credit = 0.0
+
+    def credit(self, seconds: float) -> None:
+        """Count `seconds` of CPU time since the mark as idle: the work of this process's own
+        child, done by now (chainlint.lint's cache writer), is not load the next decision
+        should stay off a core for."""
+        self._credit += seconds
 
     def marked(self) -> bool:
         return self._mark is not None
@@ -31,17 +39,18 @@ class IdleMeter:
         """Idle CPUs on average since the mark (a fresh window of SHORTEST seconds without a
         recent one), None where the counters cannot be read."""
         mark, now = self._mark, idle_seconds()
+        credit, self._credit = self._credit, 0.0
         if now is None:
             return None
         if mark is None or not 0 < now[0] - mark[0] <= self.STALE:
-            mark = now
+            mark, credit = now, 0.0
         if now[0] - mark[0] < self.SHORTEST:
             time.sleep(self.SHORTEST - (now[0] - mark[0]))
             now = idle_seconds()
             if now is None:
                 return None
         self._mark = now
-        return (now[1] - mark[1]) / (now[0] - mark[0])
+        return (now[1] - mark[1] + credit) / (now[0] - mark[0])
 
 
 def idle_seconds() -> tuple[float, float] | None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import struct
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeGuard
@@ -443,15 +445,57 @@ def lint_environment(
             return _reused(environment, cached)
         changes = reads.changes
         files_read = cache.cached_files(paths, keys, reads, read, fresh, spread_work)
-        reads.save({str(path) for path in paths})
         if reads.changes != changes:  # an entry of an unexpected shape was read again
             content = reads.content_key(material, paths)
             table = reads.table(paths)
-        encoded = cache.encode_table(content, strings, table) if content and table else None
+        keep = {str(path) for path in paths}
+        writing = (reads, keep, results, content, strings, table)
+        writer = _write_apart(writing) if len(paths) >= WRITE_APART_THRESHOLD else None
+        encoded = None
+        if writer is None:
+            reads.save(keep)
+            encoded = cache.encode_table(content, strings, table) if content and table else None
         # Every entry, row text and stat key is written: not kept while the graph and rules run.
-        del reads, fresh, keys, table
-    save = (results, key, content, encoded)
+        del reads, fresh, keys, table, writing
+    save = (results, key, content, encoded, writer)
     return _check_files(environment, settings, files_read, None, save)
+
+
+# From this many files, a check that writes the read cache does it, and the files table, in a
+# forked child while this process builds the graph (measured by bench/run.py: 10k, ~0.1 s).
+WRITE_APART_THRESHOLD = 1000
+
+
+def _write_apart(writing: tuple[Any, set[str], Any, str | None, Any, Any]) -> Child | None:
+    """The read cache's entries and the files table written by a forked child, when a core is
+    idle now; None (nothing started) otherwise. The child reports the CPU time it took."""
+    if _processes() < 2:
+        return None
+    from chainlint.apart import fork
+
+    reads, keep, results, content, strings, table = writing
+
+    def write(handle: IO[bytes]) -> object:
+        reads.save(keep)
+        if content and table:
+            results.write_table(content, strings, table)
+        handle.write(struct.pack("<d", time.process_time()))
+        return None
+
+    return fork(write)
+
+
+def _finish_writer(writer: Child) -> None:
+    """Wait for the cache writer (done by now, as a rule) and count its CPU time as idle for
+    the next decision (the rules apart). A writer that failed leaves the read cache and files
+    table as they were: a later check reads the files again and writes them."""
+    try:
+        output = writer.finished()
+        spent = output.read(8) if output is not None else b""
+        if len(spent) == 8:
+            METER.credit(struct.unpack("<d", spent)[0])
+    finally:
+        writer.close()
 
 
 def _reused(environment: Environment, cached: Any) -> tuple[EnvironmentResult, list[Finding]]:
@@ -464,12 +508,14 @@ def _check_files(
     settings: Settings,
     files_read: list[RevisionFile],
     base_ref: str | None,
-    save: tuple[Any, str, str | None, Any] | None = None,
+    save: tuple[Any, str, str | None, Any, Child | None] | None = None,
 ) -> tuple[EnvironmentResult, list[Finding]]:
     from chainlint.graph import RevisionGraph
 
     with bulk_work():
         graph = RevisionGraph(environment, files_read)
+        if save is not None and save[4] is not None:
+            _finish_writer(save[4])
         base = None
         if base_ref is not None:
             from chainlint.git import base_snapshot
@@ -478,7 +524,7 @@ def _check_files(
         findings = check_graph(graph, settings, base)
         summary = GraphSummary(len(graph.revisions), graph.heads, graph.bases)
         if save is not None:
-            results, key, content, table = save
+            results, key, content, table, _ = save
             modules = {module for file in graph.files for module in file.used_modules}
             counts = (summary.revisions, summary.heads, summary.bases)
             from chainlint.rules.cl010_multiple_heads import mtime_ordered_heads

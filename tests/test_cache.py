@@ -157,7 +157,8 @@ def test_fixture_results_identical_cold_warm_and_split(
     fixture: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every fixture: no cache, cache written, cache read, and the read split across forked
-    helper processes (the schema rules in a child) give the same findings and summaries."""
+    helper processes (the schema rules and the cache writer in children) give the same
+    findings and summaries."""
     monkeypatch.setenv("CHAINLINT_CACHE_DIR", str(tmp_path / "cache"))
 
     def run(cache: bool, root: Path = FIXTURES / fixture) -> tuple[str, ...]:
@@ -197,8 +198,12 @@ def test_fixture_results_identical_cold_warm_and_split(
     monkeypatch.setattr(lint, "SPLIT_THRESHOLD", 1)
     monkeypatch.setattr(lint, "SPLIT_THRESHOLD_WITH_IMPORTS", 1)
     monkeypatch.setattr(lint, "RULES_APART_THRESHOLD", 1)
+    monkeypatch.setattr(lint, "WRITE_APART_THRESHOLD", 1)
     monkeypatch.setenv("CHAINLINT_PROCESSES", "3")
     assert run(False) == cold
+    shutil.rmtree(tmp_path / "cache")  # written again, by the writer apart
+    assert run(True) == cold
+    assert run(True) == cold
     assert run(True, copy) == run(False, copy)  # the cache written by a split run
 
 

@@ -1,0 +1,130 @@
+"""The cache writer apart (chainlint.lint._write_apart): a check that reads a large tree writes
+the read cache and the files table in a forked child while this process builds the graph. What
+it writes is byte for byte what this process would; a writer that fails costs the next check
+its cache, never a finding."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chainlint import cache, idle, lint
+from chainlint.config import Settings
+from chainlint.rules.base import migration
+from helpers import write_tree
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the writer forks")
+
+
+@pytest.fixture
+def versions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("CHAINLINT_NO_CACHE", raising=False)
+    files = {f"r{i:02}.py": migration(f"r{i:02}", f"r{i - 1:02}" if i else None) for i in range(12)}
+    files["r05.py"] = migration("r05", "r04_typo", revises_header="stale")
+    files["zz_bad.py"] = "def (:\n"
+    return write_tree(tmp_path / "versions", files)
+
+
+def _check(versions: Path, folder: Path, monkeypatch: pytest.MonkeyPatch, processes: str) -> Any:
+    with monkeypatch.context() as patch:
+        patch.setenv("CHAINLINT_CACHE_DIR", str(folder))
+        patch.setenv("CHAINLINT_PROCESSES", processes)
+        result = lint.lint_paths([versions], Settings(cache=True), reuse=True)
+    return [(f.code, f.path.name, f.line, f.message) for f in result.findings]
+
+
+def _written(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.glob("*.json"))}
+
+
+def _forks_counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    forks: list[int] = []
+    write_apart = lint._write_apart
+
+    def counting(writing: Any) -> Any:
+        writer = write_apart(writing)
+        forks.append(0 if writer is None else 1)
+        return writer
+
+    monkeypatch.setattr(lint, "_write_apart", counting)
+    return forks
+
+
+def test_the_writer_writes_what_this_process_would(
+    versions: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = _check(versions, tmp_path / "here", monkeypatch, "1")
+    monkeypatch.setattr(lint, "WRITE_APART_THRESHOLD", 1)
+    forks = _forks_counted(monkeypatch)
+    apart = _check(versions, tmp_path / "apart", monkeypatch, "2")
+    assert forks == [1]
+    assert apart == here
+    written = _written(tmp_path / "apart")
+    assert {name.split("-")[0] for name in written} == {"read", "files", "result"}
+    assert written == _written(tmp_path / "here")
+    # The next check with one file touched is answered from the files table it wrote.
+    os.utime(versions / "r03.py")
+    assert _check(versions, tmp_path / "apart", monkeypatch, "2") == here
+
+
+def test_no_writer_below_the_threshold(
+    versions: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forks = _forks_counted(monkeypatch)
+    _check(versions, tmp_path / "cache", monkeypatch, "2")
+    assert forks == []  # 13 files: written here, no fork asked for
+    assert {name.split("-")[0] for name in _written(tmp_path / "cache")} == {
+        "read",
+        "files",
+        "result",
+    }
+
+
+def test_a_writer_that_fails_costs_only_the_cache(
+    versions: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The child fails writing: the findings are the same, and the read cache and files table
+    are not there. The next check reads the files again; its findings match the result cache's
+    content key, so it writes the files table (the read cache waits for a changed file)."""
+    here = _check(versions, tmp_path / "here", monkeypatch, "1")
+    monkeypatch.setattr(lint, "WRITE_APART_THRESHOLD", 1)
+    parent = os.getpid()
+    save = cache.ReadCache.save
+
+    def failing(self: Any, keep: set[str]) -> None:
+        if os.getpid() != parent:
+            raise RuntimeError("the disk is gone")
+        save(self, keep)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cache.ReadCache, "save", failing)
+        assert _check(versions, tmp_path / "apart", monkeypatch, "2") == here
+    assert {name.split("-")[0] for name in _written(tmp_path / "apart")} == {"result"}
+    monkeypatch.setattr(lint, "WRITE_APART_THRESHOLD", 10_000)
+    os.utime(versions / "r03.py")  # the result's stat key no longer holds
+    assert _check(versions, tmp_path / "apart", monkeypatch, "2") == here
+    assert {name.split("-")[0] for name in _written(tmp_path / "apart")} == {"files", "result"}
+
+
+def test_the_writers_time_counts_as_idle_for_the_next_decision(
+    versions: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lint, "WRITE_APART_THRESHOLD", 1)
+    credited: list[float] = []
+    monkeypatch.setattr(lint.METER, "credit", credited.append)
+    _check(versions, tmp_path / "cache", monkeypatch, "2")
+    assert len(credited) == 1 and 0 < credited[0] < 60
+
+
+def test_credited_seconds_count_as_idle_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = iter([(100.0, 50.0), (100.5, 50.0), (101.0, 50.0)])
+    monkeypatch.setattr(idle, "idle_seconds", lambda: next(clock))
+    meter = idle.IdleMeter()
+    meter.mark()
+    meter.credit(0.25)
+    meter.credit(0.25)
+    assert meter.cores() == pytest.approx(1.0)  # 0.5 s of a child's work in 0.5 s: one core
+    assert meter.cores() == pytest.approx(0.0)  # the credit went with its window
