@@ -63,6 +63,9 @@ def exit_now(code: object) -> None:
     else:
         sys.stderr.write(f"{code}\n")
         status = 1
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        # A profiler or coverage tool writes its data as the interpreter ends: let it.
+        sys.exit(status)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

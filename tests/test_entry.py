@@ -111,3 +111,15 @@ def test_what_the_command_made_is_kept_only_when_exiting_now(
     entry.keep_until_exit(value)
     kept = entry._KEPT
     assert kept == [value]
+
+
+def test_a_profiler_still_gets_its_data(tmp_path: Path) -> None:
+    """Under cProfile (or a coverage tool), the exit lets the interpreter end as usual: the
+    profile is written."""
+    tree = _broken_tree(tmp_path / "tree", 3)
+    profile = tmp_path / "check.prof"
+    env = {**_BUFFERED, "NO_COLOR": "1", "CHAINLINT_NO_CACHE": "1"}
+    command = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "chainlint"]
+    done = subprocess.run([*command, "check", str(tree)], env=env, capture_output=True)
+    assert b" CL001 " in done.stdout  # (cProfile itself exits 0 whatever the status)
+    assert profile.stat().st_size > 0
