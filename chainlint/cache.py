@@ -297,10 +297,15 @@ def _decode(kind: str, data: bytes | None) -> Any:
 # -- per-file read results ---------------------------------------------------------------------
 
 
+# Compact JSON, made once (json.dumps with separators makes an encoder per call); rows and
+# entries are plain lists, never circular, so the encoder does not look for cycles.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+
+
 def row_text(file: RevisionFile) -> str:
     """A file's cache row as compact JSON: made once, it gives the row's digest and is written
     into the read cache as it is."""
-    return json.dumps(encode_file(file), separators=(",", ":"))
+    return _COMPACT.encode(encode_file(file))
 
 
 def text_digest(text: str) -> str:
@@ -440,7 +445,7 @@ def _document_chunks(entries: dict[str, Any], size: int = 500) -> Iterator[bytes
     yield b"{"
     comma = b""
     while batch := dict(itertools.islice(items, size)):
-        yield comma + json.dumps(batch, separators=(",", ":")).encode("ascii")[1:-1]
+        yield comma + _COMPACT.encode(batch).encode("ascii")[1:-1]
         comma = b","
     yield b"}"
 
