@@ -70,12 +70,13 @@ def test_a_record_is_the_frozen_dataclass_with_its_fields(cls: type) -> None:
     immutability, copies and pickles, `replace`, what the read helpers' handoff sends."""
     twin = _twin(cls)
     fields = dataclasses.fields(cls)
-    assert cls.__init__.__qualname__ == f"{cls.__qualname__}.__init__"
-    assert [
-        (p.name, p.default) for p in list(inspect.signature(cls.__init__).parameters.values())[1:]
-    ] == [(p.name, p.default) for p in inspect.signature(twin.__init__).parameters.values()][1:]
+    init, twin_init = vars(cls)["__init__"], vars(twin)["__init__"]  # each class's own
+    assert init.__qualname__ == f"{cls.__qualname__}.__init__"
+    assert [(p.name, p.default) for p in list(inspect.signature(init).parameters.values())[1:]] == [
+        (p.name, p.default) for p in inspect.signature(twin_init).parameters.values()
+    ][1:]
     assert cls.__match_args__ == twin.__match_args__  # type: ignore[attr-defined]
-    assert cls.__slots__ == twin.__slots__
+    assert vars(cls)["__slots__"] == vars(twin)["__slots__"]
     values = [f"v{index}" for index in range(len(fields))]
     required = [f.name for f in fields if f.default is dataclasses.MISSING]
     for made, expected in (
