@@ -67,14 +67,12 @@ class _BackHelper:
 
     def close(self) -> None:
         self.child.close()
-        os.close(self.claims)
-        os.close(self.progress)
+        _close(self.claims, self.progress)
 
     def abandon(self) -> None:
         """Stop the helper (this process failed meanwhile) and reap it."""
         self.child.abandon()
-        os.close(self.claims)
-        os.close(self.progress)
+        _close(self.claims, self.progress)
 
 
 def _start(files: list[Path], work: Work, valid: Callable[[Any], bool]) -> _BackHelper | None:
