@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import os
-import struct
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -449,7 +449,7 @@ def lint_environment(
             content = reads.content_key(material, paths)
             table = reads.table(paths)
         keep = {str(path) for path in paths}
-        writing = (reads, keep, results, content, strings, table)
+        writing = functools.partial(_write_caches, reads, keep, results, content, strings, table)
         writer = _write_apart(writing) if len(paths) >= WRITE_APART_THRESHOLD else None
         encoded = None
         if writer is None:
@@ -466,36 +466,39 @@ def lint_environment(
 WRITE_APART_THRESHOLD = 1000
 
 
-def _write_apart(writing: tuple[Any, set[str], Any, str | None, Any, Any]) -> Child | None:
-    """The read cache's entries and the files table written by a forked child, when a core is
-    idle now; None (nothing started) otherwise. The child reports the CPU time it took."""
+def _write_caches(
+    reads: Any, keep: set[str], results: Any, content: str | None, strings: Any, table: Any
+) -> None:
+    """The read cache's entries, then the files table of these findings' content key."""
+    reads.save(keep)
+    if content and table:
+        results.write_table(content, strings, table)
+
+
+def _write_apart(write: Callable[[], None]) -> Child | None:
+    """`write` (the read cache's entries and the files table) done by a forked child, when a
+    core is idle now; None (nothing started) otherwise. The child hands back the CPU time it
+    took."""
     if _processes() < 2:
         return None
-    from chainlint.apart import fork
+    from chainlint.apart import start
 
-    reads, keep, results, content, strings, table = writing
+    def write_and_time() -> float:
+        write()
+        return time.process_time()
 
-    def write(handle: IO[bytes]) -> object:
-        reads.save(keep)
-        if content and table:
-            results.write_table(content, strings, table)
-        handle.write(struct.pack("<d", time.process_time()))
-        return None
-
-    return fork(write)
+    return start(write_and_time)
 
 
 def _finish_writer(writer: Child) -> None:
     """Wait for the cache writer (done by now, as a rule) and count its CPU time as idle for
     the next decision (the rules apart). A writer that failed leaves the read cache and files
     table as they were: a later check reads the files again and writes them."""
-    try:
-        output = writer.finished()
-        spent = output.read(8) if output is not None else b""
-        if len(spent) == 8:
-            METER.credit(struct.unpack("<d", spent)[0])
-    finally:
-        writer.close()
+    from chainlint.apart import result
+
+    spent = result(writer)
+    if type(spent) is float:
+        METER.credit(spent)
 
 
 def _reused(environment: Environment, cached: Any) -> tuple[EnvironmentResult, list[Finding]]:
