@@ -252,9 +252,14 @@ def _name(kind: str, environment_root: Path) -> str:
 # -- the file format: a header line, then one JSON document ------------------------------------
 
 
+# Compact JSON, made once (json.dumps with separators makes an encoder per call). What the
+# cache holds is plain lists and dicts, never circular: the encoder does not look for cycles.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+
+
 def _encode(kind: str, payload: Any) -> tuple[bytes, bytes]:
     """The file's header line and body."""
-    body = json.dumps(payload, separators=(",", ":")).encode("ascii")
+    body = _COMPACT.encode(payload).encode("ascii")
     return _header(kind, hashlib.sha256(body).hexdigest()), body
 
 
@@ -266,7 +271,7 @@ def build() -> str:
 
 def _header(kind: str, sha256: str) -> bytes:
     header = {"schema": SCHEMA, "chainlint": build(), "kind": kind, "sha256": sha256}
-    return json.dumps(header, separators=(",", ":")).encode("ascii") + b"\n"
+    return _COMPACT.encode(header).encode("ascii") + b"\n"
 
 
 def _decode(kind: str, data: bytes | None) -> Any:
@@ -295,11 +300,6 @@ def _decode(kind: str, data: bytes | None) -> Any:
 
 
 # -- per-file read results ---------------------------------------------------------------------
-
-
-# Compact JSON, made once (json.dumps with separators makes an encoder per call); rows and
-# entries are plain lists, never circular, so the encoder does not look for cycles.
-_COMPACT = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
 
 def row_text(file: RevisionFile) -> str:
@@ -935,7 +935,7 @@ def environment_key(
     # calls for 10,000 files instead of a line formatted per file.
     digest.update(b"\0\0" + "\0".join(map(str, paths)).encode("utf-8", "surrogatepass"))
     stamps = keys if keys is not None else [stamp(path) for path in paths]
-    digest.update(b"\0\0" + json.dumps(stamps, separators=(",", ":")).encode("ascii"))
+    digest.update(b"\0\0" + _COMPACT.encode(stamps).encode("ascii"))
     return digest.hexdigest()
 
 
