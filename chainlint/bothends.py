@@ -20,6 +20,7 @@ callers ask chainlint.lint's gate (Linux, a core idle now) first.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -35,17 +36,21 @@ CLAIM = 8
 
 # The results for files[low:high], in order (run in both processes).
 Work = Callable[[int, int], list[Any]]
+# Whether a result the helper sent is one `work` makes.
+Validity = Callable[[Any], bool]
+# Gives that check; called once the helper works, so what it imports is imported meanwhile.
+ValidityCheck = Callable[[], Validity]
 
 
 def both_ends(
     files: list[Path],
     work: Work,
-    valid: Callable[[Any], bool],
+    validity: ValidityCheck,
     meanwhile: Callable[[], None] | None = None,
 ) -> list[Any]:
-    """`work` over every file, in order: split with a forked helper (`valid` says whether a
-    result it sends back is one `work` makes), after `meanwhile` here."""
-    helper = _start(files, work, valid)
+    """`work` over every file, in order: split with a forked helper (`validity()` says whether
+    a result it sends back is one `work` makes), after `meanwhile` here."""
+    helper = _start(files, work, validity)
     try:
         if meanwhile is not None:
             meanwhile()
@@ -59,11 +64,22 @@ def both_ends(
 class _BackHelper:
     """The forked helper, this process's ends of the two pipes, and what it has sent."""
 
-    def __init__(self, child: Child, claims: int, progress: int, receiver: Receiver) -> None:
+    def __init__(
+        self, child: Child, claims: int, progress: int, files: list[Path], validity: ValidityCheck
+    ) -> None:
         self.child = child
         self.claims = claims  # read end: the helper's claims
         self.progress = progress  # write end: this process's
-        self.receiver = receiver
+        self._files = files
+        self._validity = validity
+
+    @functools.cached_property
+    def receiver(self) -> Receiver:
+        """Made at the first frame taken, not before the fork: its import (the reader's
+        records) is then done while the helper works."""
+        from chainlint.handoff import Receiver
+
+        return Receiver(self.child.handle, self._files, self._validity())
 
     def close(self) -> None:
         self.child.close()
@@ -75,9 +91,7 @@ class _BackHelper:
         _close(self.claims, self.progress)
 
 
-def _start(files: list[Path], work: Work, valid: Callable[[Any], bool]) -> _BackHelper | None:
-    from chainlint.handoff import Receiver
-
+def _start(files: list[Path], work: Work, validity: ValidityCheck) -> _BackHelper | None:
     try:
         claims = pipe()
     except OSError:
@@ -97,7 +111,7 @@ def _start(files: list[Path], work: Work, valid: Callable[[Any], bool]) -> _Back
     if child is None:
         _close(claims[0], progress[1])
         return None
-    return _BackHelper(child, claims[0], progress[1], Receiver(child.handle, files, valid))
+    return _BackHelper(child, claims[0], progress[1], files, validity)
 
 
 def _close(*ends: int) -> None:

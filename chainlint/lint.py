@@ -155,10 +155,9 @@ def read_files(
     processes = _processes() if len(paths) >= _split_threshold(meanwhile) else 1
     if processes < 2:
         return _read_rows(paths, constants, max_file_size, rows)
-    # Before the fork: the helpers read with it, and this process unpickles what they send.
-    import chainlint.read  # noqa: F401
+    # The reader is imported by each process as it reads, not before the fork: this one's
+    # import is then done while the helpers read.
     from chainlint.bothends import both_ends
-    from chainlint.handoff import is_read_row
 
     shares = _shares(paths, processes, rows)
     stretch = shares[0] + shares[1]
@@ -168,7 +167,7 @@ def read_files(
         return _read_rows(stretch[low:high], constants, max_file_size, rows)
 
     try:
-        found = both_ends(stretch, read_stretch, is_read_row, meanwhile)
+        found = both_ends(stretch, read_stretch, _read_row_check, meanwhile)
     except BaseException:
         for helper in helpers:
             if helper is not None:
@@ -205,12 +204,17 @@ def spread_work(
     meanwhile = pending_check_imports()
     if len(files) < _split_threshold(meanwhile) or _processes() < 2:
         return work(0, len(files))
-    import chainlint.read  # noqa: F401 - before the fork: this process unpickles with it
     from chainlint.bothends import both_ends
 
-    found = both_ends(files, work, valid, meanwhile)
+    found = both_ends(files, work, lambda: valid, meanwhile)
     METER.mark()  # the next decision does not count the helper's work as load
     return found
+
+
+def _read_row_check() -> Callable[[Any], bool]:
+    from chainlint.handoff import is_read_row
+
+    return is_read_row
 
 
 def _split_threshold(meanwhile: Callable[[], None] | None) -> int:

@@ -374,7 +374,7 @@ def test_the_parent_takes_what_the_helper_sent_between_its_claims(
         return [(path.name, None) for path in paths[low:high]]
 
     monkeypatch.setattr(handoff.Receiver, "take_sent", recording)
-    found = bothends.both_ends(paths, work, lambda item: type(item) is tuple)
+    found = bothends.both_ends(paths, work, lambda: lambda item: type(item) is tuple)
     assert found == [(path.name, None) for path in paths]
     # After the parent's first claim, the helper's earlier claims were there to take.
     assert taken[0] >= bothends.CLAIM

@@ -5,6 +5,7 @@ in the same order, `# noqa` applied, whatever happens to the child."""
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -185,3 +186,16 @@ def test_a_child_that_dies_before_it_is_done_gives_nothing() -> None:
     child.close()
     with pytest.raises(ChildProcessError):  # reaped already
         os.waitpid(child.pid, os.WNOHANG)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="memfd and /proc are Linux's")
+@pytest.mark.parametrize("memfd", [True, False])
+def test_a_child_writes_to_a_memfd_or_else_a_temporary_file(
+    memfd: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not memfd:
+        monkeypatch.delattr(os, "memfd_create", raising=False)
+    child = apart.start(lambda: {"made": [1, 2]})
+    assert child is not None
+    assert os.readlink(f"/proc/self/fd/{child.handle.fileno()}").startswith("/memfd:") is memfd
+    assert apart.result(child) == {"made": [1, 2]}
