@@ -653,10 +653,10 @@ def decode_file(path: Path, row: Any) -> RevisionFile:
         down_revision=_assignment_in("down_revision", down),
         branch_labels=_assignment_in("branch_labels", labels),
         depends_on=_assignment_in("depends_on", depends),
-        header=tuple(_header_in(field) for field in header),
+        header=tuple([_header_in(field) for field in header]),
         problem=ReadProblem(*_check(problem, (_PROBLEM_ROW,))) if problem is not None else None,
         legacy_revision=legacy,
-        noqa=tuple(_noqa_in(item) for item in noqa),
+        noqa=tuple([_noqa_in(item) for item in noqa]),
         docstring_lines=(
             line_span(docstring[0], docstring[1])
             if docstring is not None and _ints(docstring, 2)
@@ -672,8 +672,7 @@ def decode_file(path: Path, row: Any) -> RevisionFile:
 def _assignment_in(name: str, row: Any) -> Assignment | None:
     if row is None:
         return None
-    from chainlint.read import Assignment, none_assignment
-
+    read = _reader()
     line, column, written, annotated, items = _check(row, (_ASSIGNMENT_ROW,))
     shape = _SHAPES.get(written)
     # A scalar or dynamic value is one item (RevisionFile.revision_id reads items[0]).
@@ -684,15 +683,11 @@ def _assignment_in(name: str, row: Any) -> Assignment | None:
     ):
         raise ValueError("unexpected assignment shape")
     if shape == "none":
-        return none_assignment(name, line, column, annotated)
-    return Assignment(
-        name,
-        line,
-        column,
-        shape,
-        tuple(_identifier_in(item) for item in items),
-        annotated,
-    )
+        shared: Assignment = read.none_assignment(name, line, column, annotated)
+        return shared
+    items = tuple([_identifier_in(item) for item in items])
+    assignment: Assignment = read.Assignment(name, line, column, shape, items, annotated)
+    return assignment
 
 
 # Equal strings as one object, as the reader shares them (json.loads makes one per occurrence).
@@ -700,18 +695,26 @@ _intern = sys.intern
 
 
 def _identifier_in(item: Any) -> Identifier:
-    from chainlint.read import Identifier
-
     value, line, column, source, kind, via = _check(item, _IDENTIFIER_ROWS)
     shared = _intern(value) if value is not None else None
-    return Identifier(shared, line, column, source, _intern(kind), _intern(via) if via else via)
+    via = _intern(via) if via else via
+    identifier: Identifier = _reader().Identifier(shared, line, column, source, _intern(kind), via)
+    return identifier
 
 
 def _header_in(item: Any) -> HeaderField:
-    from chainlint.read import HeaderField
-
     label, value, line, column = _check(item, (_HEADER_ROW,))
-    return HeaderField(_intern(label), _intern(value), line, column)
+    field: HeaderField = _reader().HeaderField(_intern(label), _intern(value), line, column)
+    return field
+
+
+@functools.cache
+def _reader() -> Any:
+    """chainlint.read, imported once a row is decoded (a warm run never needs it), not by an
+    import statement in each decoding function (~40k of them at 10k revisions)."""
+    import chainlint.read
+
+    return chainlint.read
 
 
 def _noqa_in(item: Any) -> tuple[int, frozenset[str] | None]:

@@ -1833,34 +1833,80 @@ _FieldCheck = Callable[[Any], Any]
 
 
 def _check(kind: str) -> _FieldCheck:
-    def check(value: Any) -> Any:
-        ok = {
-            "str": type(value) is str,
-            "str?": value is None or type(value) is str,
-            "int": type(value) is int,
-            "bool": type(value) is bool,
-            "bool?": value is None or type(value) is bool,
-            "default": value is None or value is False or type(value) is str,
-        }[kind]
-        if not ok:
-            raise ValueError(f"expected {kind}, got {type(value).__name__}")
-        return _intern(value) if type(value) is str else value  # as the reader shares them
+    """The check of one declared field type: the value, strings interned (as the reader shares
+    them); ValueError for a value of another type. One small function per type, as it runs for
+    every cell of every operation decoded from the cache."""
+    return _FIELD_CHECKS[kind]
 
-    return check
+
+def _wrong(kind: str, value: Any) -> ValueError:
+    return ValueError(f"expected {kind}, got {type(value).__name__}")
+
+
+def _str_cell(value: Any) -> Any:
+    if type(value) is not str:
+        raise _wrong("str", value)
+    return _intern(value)
+
+
+def _optional_str_cell(value: Any) -> Any:
+    if value is None:
+        return None
+    if type(value) is not str:
+        raise _wrong("str?", value)
+    return _intern(value)
+
+
+def _int_cell(value: Any) -> Any:
+    if type(value) is not int:
+        raise _wrong("int", value)
+    return value
+
+
+def _bool_cell(value: Any) -> Any:
+    if type(value) is not bool:
+        raise _wrong("bool", value)
+    return value
+
+
+def _optional_bool_cell(value: Any) -> Any:
+    if value is not None and type(value) is not bool:
+        raise _wrong("bool?", value)
+    return value
+
+
+def _default_cell(value: Any) -> Any:
+    if value is None or value is False:
+        return value
+    if type(value) is not str:
+        raise _wrong("default", value)
+    return _intern(value)
+
+
+_FIELD_CHECKS: dict[str, _FieldCheck] = {
+    "str": _str_cell,
+    "str?": _optional_str_cell,
+    "int": _int_cell,
+    "bool": _bool_cell,
+    "bool?": _optional_bool_cell,
+    "default": _default_cell,
+}
 
 
 def _tuple_of(item: _FieldCheck) -> _FieldCheck:
     def check(value: Any) -> Any:
         if type(value) is not list:
             raise ValueError("expected a list")
-        return tuple(item(v) for v in value)
+        return tuple([item(v) for v in value])
 
     return check
 
 
 def _record(name: str) -> _FieldCheck:
+    kinds = _NESTED if name in _NESTED else _KINDS
+
     def check(value: Any) -> Any:
-        return _load_record(value, _NESTED if name in _NESTED else _KINDS, name)
+        return _load_record(value, kinds, name)
 
     return check
 
@@ -1919,7 +1965,8 @@ def _load_record(value: Any, kinds: dict[str, type[Any]], expected: str | None =
     checks = _SCHEMAS[kind]
     if len(cells) != len(checks):
         raise ValueError(f"{kind}: expected {len(checks)} fields, got {len(cells)}")
-    return kinds[kind](*(check(cell) for check, cell in zip(checks, cells, strict=True)))
+    # The lengths are equal (checked above).
+    return kinds[kind](*[check(cell) for check, cell in zip(checks, cells, strict=False)])
 
 
 def load_operations(data: Any) -> MigrationOperations:
@@ -1935,16 +1982,19 @@ def load_operations(data: Any) -> MigrationOperations:
         raise ValueError("expected lists of operations")
     rows = {"RowChange": RowChange}
     try:
-        operations = MigrationOperations(
-            tuple(_load_record(op, _KINDS) for op in upgrade),
-            tuple(_load_record(op, _KINDS) for op in downgrade),
-            *flags,
-            *lines,
-        )
-        return replace(
-            operations,
-            upgrade_rows=tuple(_load_record(op, rows) for op in upgrade_rows),
-            downgrade_rows=tuple(_load_record(op, rows) for op in downgrade_rows),
+        has_upgrade, has_downgrade, upgrade_is_empty, downgrade_is_empty, raises = flags
+        return MigrationOperations(
+            tuple([_load_record(op, _KINDS) for op in upgrade]),
+            tuple([_load_record(op, _KINDS) for op in downgrade]),
+            has_upgrade,
+            has_downgrade,
+            upgrade_is_empty,
+            downgrade_is_empty,
+            raises,
+            lines[0],
+            lines[1],
+            tuple([_load_record(op, rows) for op in upgrade_rows]),
+            tuple([_load_record(op, rows) for op in downgrade_rows]),
         )
     except RecursionError as exc:
         raise ValueError("nested too deeply") from exc
