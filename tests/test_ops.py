@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -674,3 +675,27 @@ def test_sql_reading_is_imported_only_by_a_migration_that_executes_sql(tmp_path:
         [sys.executable, "-c", code, *sources], capture_output=True, text=True, check=True
     )
     assert done.stdout.split("\n")[:3] == ["1 False False", "0 True False", "1 True True"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "good", "bad"),
+    [
+        ("str", ["t"], [None, 1, True, ["t"]]),
+        ("str?", [None, "t"], [1, False, ["t"]]),
+        ("int", [0, 7], [None, "1", True, 1.0]),
+        ("bool", [True, False], [None, 0, "yes"]),
+        ("bool?", [None, True, False], [0, "yes"]),
+        ("default", [None, False, "now()"], [True, 0, ["x"]]),
+    ],
+)
+def test_each_cell_type_takes_its_values_and_refuses_others(
+    kind: str, good: list[Any], bad: list[Any]
+) -> None:
+    from chainlint.ops import _check
+
+    check = _check(kind)
+    for value in good:
+        assert check(value) == value and type(check(value)) is type(value)
+    for value in bad:
+        with pytest.raises(ValueError, match=f"expected {re.escape(kind)}"):
+            check(value)
