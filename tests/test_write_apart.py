@@ -128,3 +128,31 @@ def test_credited_seconds_count_as_idle_once(monkeypatch: pytest.MonkeyPatch) ->
     meter.credit(0.25)
     assert meter.cores() == pytest.approx(1.0)  # 0.5 s of a child's work in 0.5 s: one core
     assert meter.cores() == pytest.approx(0.0)  # the credit went with its window
+
+
+def test_a_decision_just_after_a_mark_keeps_what_the_last_one_saw(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Marked just after this process's own helpers are done, the next decision (the cache
+    writer, at once) does not sleep for a window: the last reading holds. Without one it does."""
+    clock = iter([(100.0, 50.0), (100.5, 50.25), (101.0, 50.25), (101.005, 50.25), (102.0, 51.25)])
+    monkeypatch.setattr(idle, "idle_seconds", lambda: next(clock))
+
+    def no_sleep(seconds: float) -> None:
+        raise AssertionError("slept")
+
+    monkeypatch.setattr(idle.time, "sleep", no_sleep)
+    meter = idle.IdleMeter()
+    meter.mark()
+    assert meter.cores() == pytest.approx(0.5)
+    meter.mark()  # after the helpers: 5 ms before the next decision
+    assert meter.cores() == pytest.approx(0.5)
+    assert meter.cores() == pytest.approx(1.0)  # the window from that mark, 1 s long
+    fresh = idle.IdleMeter()
+    fresh_clock = iter([(200.0, 10.0), (200.005, 10.0), (200.02, 10.01)])
+    monkeypatch.setattr(idle, "idle_seconds", lambda: next(fresh_clock))
+    slept: list[float] = []
+    monkeypatch.setattr(idle.time, "sleep", slept.append)
+    fresh.mark()
+    assert fresh.cores() == pytest.approx(0.01 / 0.02)
+    assert len(slept) == 1  # no earlier reading: a window of SHORTEST seconds is taken
