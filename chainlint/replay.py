@@ -232,8 +232,9 @@ class Record:
         self.file_stamps = file_stamps
 
 
-def encode_record(digest: str, record: Record) -> bytes:
-    """One header line (schema, version, kind, CRC-32 of the rest), then one JSON document. The
+def encode_record(digest: str, record: Record) -> tuple[bytes, bytes]:
+    """One header line (schema, version, kind, CRC-32 of the rest), then one JSON document,
+    apart (written one after the other: at 10k files the body is ~1.5 MB, not copied). The
     bytes of the output as Latin-1 text (one character per byte), the paths as one string
     joined by NUL, the stamps as one flat list: json decodes each in one C call."""
     import json
@@ -251,7 +252,7 @@ def encode_record(digest: str, record: Record) -> bytes:
     }
     # A path that is not UTF-8 is held as lone surrogates, which JSON escapes and gives back.
     body = json.dumps(document, separators=(",", ":")).encode("ascii")
-    return _header(crc32(body)) + body
+    return _header(crc32(body)), body
 
 
 def _header(checksum: int) -> bytes:
@@ -633,7 +634,7 @@ def finish(code: int, cache_folders: Iterable[Any]) -> None:
     with opened(Path(recorder.folder), create=False) as folder:
         if folder is None:
             return
-        folder.write(recorder.name, data)
+        folder.write(recorder.name, *data)
     prune(recorder.folder, KEEP)
 
 
