@@ -99,7 +99,7 @@ def fork(work: Callable[[IO[bytes]], object]) -> Child | None:
     What `work` returns stays alive until the child exits: freeing what it made (thousands of
     records, a pickler's memo) would cost the child ~80 ms at 10k, for nothing."""
     _reap_exited()
-    handle = _unnamed_file()
+    handle = unnamed_file()
     if handle is None:
         return None
     try:
@@ -128,7 +128,7 @@ def fork(work: Callable[[IO[bytes]], object]) -> Child | None:
     return Child(pid, handle, done)
 
 
-def _unnamed_file() -> IO[bytes] | None:
+def unnamed_file() -> IO[bytes] | None:
     """A read-write file with no name, closed by Child.close: a memfd where Linux has one (no
     `tempfile` import, ~4 ms, before every fork of a run), else a temporary file."""
     try:

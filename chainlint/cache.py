@@ -36,7 +36,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from chainlint import __version__, replay
+from chainlint import __version__, replay, rows
 from chainlint.findings import Finding, Fix
 
 if TYPE_CHECKING:
@@ -360,7 +360,7 @@ def text_digest(text: str) -> str:
     read again; when its new row has the old digest (a `touch`, a checkout that rewrote the
     same bytes, a module change it does not see), the environment's content key is unchanged
     and its findings still hold."""
-    return hashlib.sha256(text.encode("ascii")).hexdigest()[:32]
+    return rows.text_digest(text)
 
 
 def content_digest(material: str, paths: Sequence[Path | str], digests: Sequence[str]) -> str:
@@ -443,15 +443,16 @@ class ReadCache:
         self.changes += 1
 
     def put(
-        self, path: Path, key: Stamp | None, file: RevisionFile, text: str | None = None
+        self, path: Path, key: Stamp | None, file: RevisionFile, row: rows.Row | None = None
     ) -> None:
-        """Record a file just read (`text`: its row's JSON, when already made)."""
+        """Record a file just read (`row`: its row's JSON, or where a row store keeps it, when
+        already made)."""
         if key is None:
             return
         dependencies = [[str(p), self._module_stamp(str(p))] for p in file.used_modules]
-        if text is None:
-            text = row_text(file)
-        self.entries[str(path)] = [key, dependencies, text, text_digest(text)]
+        if row is None:
+            row = row_text(file)
+        self.entries[str(path)] = [key, dependencies, row, rows.row_digest(row)]
         self.dirty = True
         self.changes += 1
 
@@ -492,12 +493,20 @@ def _document_chunks(entries: dict[str, Any], size: int = 500) -> Iterator[bytes
     yield b"{"
     comma = b""
     while batch := dict(itertools.islice(items, size)):
-        yield comma + _COMPACT.encode(batch).encode("ascii")[1:-1]
-        comma = b","
+        for path, entry in list(batch.items()):
+            if type(entry[2]) is rows.RowRef:  # read back from its row store, a batch at once
+                text = rows.text_of(entry[2])
+                if text is None:  # not as it was made: the file is read again next time
+                    del batch[path]
+                else:
+                    batch[path] = [entry[0], entry[1], text, entry[3]]
+        if batch:
+            yield comma + _COMPACT.encode(batch).encode("ascii")[1:-1]
+            comma = b","
     yield b"}"
 
 
-ReadMany = Callable[[list[Path]], list[tuple["RevisionFile", str | None]]]
+ReadMany = Callable[[list[Path]], list[tuple["RevisionFile", rows.Row | None]]]
 
 
 def refresh(

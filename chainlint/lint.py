@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from chainlint.git import BaseSnapshot
     from chainlint.graph import RevisionGraph
     from chainlint.read import RevisionFile
+    from chainlint.rows import Row, RowStore
     from chainlint.rules.base import Rule, RuleContext
     from chainlint.rules.dbstate import DatabaseState
 
@@ -91,7 +92,7 @@ def read_environment(
     paths = list(environment.files)
     meanwhile = pending_check_imports()
 
-    def read(paths: list[Path]) -> list[tuple[RevisionFile, str | None]]:
+    def read(paths: list[Path]) -> list[tuple[RevisionFile, Row | None]]:
         return read_files(paths, shared, max_file_size, rows=True, meanwhile=meanwhile)
 
     with bulk_work():
@@ -144,7 +145,7 @@ def read_files(
     max_file_size: int = DEFAULT_MAX_FILE_SIZE,
     rows: bool = False,
     meanwhile: Callable[[], None] | None = None,
-) -> list[tuple[RevisionFile, str | None]]:
+) -> list[tuple[RevisionFile, Row | None]]:
     """Read files in order, each with its cache row as compact JSON when `rows` (else None).
 
     A large batch is split across forked helper processes when cores are idle now; each helper
@@ -162,8 +163,14 @@ def read_files(
     shares = _shares(paths, processes, rows)
     stretch = shares[0] + shares[1]
     helpers = [_start_helper(share, max_file_size, rows) for share in shares[2:]]
+    back_store = _helper_store(rows)
+    parent = os.getpid()
 
-    def read_stretch(low: int, high: int) -> list[tuple[RevisionFile, str | None]]:
+    def read_stretch(low: int, high: int) -> list[tuple[RevisionFile, Row | None]]:
+        if os.getpid() != parent:  # the helper: its rows go to the store made for it
+            from chainlint.rows import write_to
+
+            write_to(back_store)
         return _read_rows(stretch[low:high], constants, max_file_size, rows)
 
     try:
@@ -223,19 +230,25 @@ def _split_threshold(meanwhile: Callable[[], None] | None) -> int:
 
 def _read_rows(
     paths: list[Path], constants: ModuleConstants, max_file_size: int, rows: bool
-) -> list[tuple[RevisionFile, str | None]]:
-    return [_read_row(path, constants, max_file_size, rows) for path in paths]
+) -> list[tuple[RevisionFile, Row | None]]:
+    found = [_read_row(path, constants, max_file_size, rows) for path in paths]
+    if rows:
+        from chainlint.rows import flush
+
+        flush()  # the RowRefs made here may be handed on now
+    return found
 
 
 def _read_row(
     path: Path, constants: ModuleConstants, max_file_size: int, rows: bool
-) -> tuple[RevisionFile, str | None]:
+) -> tuple[RevisionFile, Row | None]:
     file = _read_one(path, constants, max_file_size)
     if not rows or file.unscanned:
         return file, None
     from chainlint.cache import row_text
+    from chainlint.rows import keep
 
-    return file, row_text(file)
+    return file, keep(row_text(file))
 
 
 def _processes() -> int:
@@ -263,13 +276,26 @@ def _processes() -> int:
     return max(1, min(cores, 4, 1 + helpers))
 
 
+def _helper_store(rows: bool) -> RowStore | None:
+    """A row store for a helper about to be forked, while this process stores its rows."""
+    if not rows:
+        return None
+    from chainlint import rows as row_stores
+
+    return row_stores.new_store() if row_stores.is_storing() else None
+
+
 def _start_helper(share: list[Path], max_file_size: int, rows: bool) -> Child | None:
     from chainlint.apart import fork
+
+    store = _helper_store(rows)
 
     def read_share(handle: IO[bytes]) -> object:
         from chainlint.constants import ModuleConstants
         from chainlint.handoff import send
+        from chainlint.rows import write_to
 
+        write_to(store)
         read = _read_rows(share, ModuleConstants(), max_file_size, rows)
         send(handle, share, read)
         return read
@@ -279,7 +305,7 @@ def _start_helper(share: list[Path], max_file_size: int, rows: bool) -> Child | 
 
 def _finish_helper(
     helper: Child | None, share: list[Path]
-) -> list[tuple[RevisionFile, str | None]] | None:
+) -> list[tuple[RevisionFile, Row | None]] | None:
     if helper is None:
         return None
     from chainlint.handoff import is_read_row, receive
@@ -404,7 +430,9 @@ def lint_environment(
     keys = replay.file_stamps(strings, cache.stamp)
     results = cache.ResultCache(folder, environment.root, len(strings))
     key = cache.environment_key(environment, settings, strings, keys)
-    with bulk_work():
+    from chainlint.rows import row_digest, storing
+
+    with bulk_work(), storing():
         cached = results.load(key)
         if cached is not None:
             return _reused(environment, cached)
@@ -413,7 +441,7 @@ def lint_environment(
         constants = ModuleConstants()
         material = cache.environment_material(environment, settings)
         # The files read for the files table, kept for the read cache when they changed.
-        early: dict[str, tuple[RevisionFile, str | None]] = {}
+        early: dict[str, tuple[RevisionFile, Row | None]] = {}
 
         def digests(indices: list[int]) -> list[str | None]:
             chosen = [Path(strings[i]) for i in indices]
@@ -421,7 +449,7 @@ def lint_environment(
             found: list[str | None] = []
             for path, (file, text) in zip(chosen, read, strict=True):
                 early[str(path)] = (file, text)
-                found.append(cache.text_digest(text) if text is not None else None)
+                found.append(row_digest(text) if text is not None else None)
             return found
 
         cached = results.load_touched(key, material, strings, keys, digests)
@@ -430,7 +458,7 @@ def lint_environment(
         paths = list(environment.files)
         reads = cache.ReadCache(folder, environment.root, len(paths))
 
-        def read(paths: list[Path]) -> list[tuple[RevisionFile, str | None]]:
+        def read(paths: list[Path]) -> list[tuple[RevisionFile, Row | None]]:
             todo = [path for path in paths if str(path) not in early]
             meanwhile = pending_check_imports()  # a graph is built unless the content matches
             read = read_files(todo, constants, settings.max_file_size, True, meanwhile)
