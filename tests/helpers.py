@@ -120,3 +120,16 @@ def findings_of(
         files = [parse_revision_source(path, data) for path, data in sorted(contents.items())]
         snapshot = BaseSnapshot("main", RevisionGraph(graph.environment, files), contents)
     return check_graph(graph, settings or Settings(select=("ALL",)), snapshot)
+
+
+def chain_with_defects(root: Path, count: int) -> Path:
+    """A linear chain of `count` revisions with a mistyped `down_revision` (r05) and a file
+    that does not parse: findings to compare across ways of checking."""
+    from chainlint.rules.base import migration
+
+    files = {
+        f"r{i:02}.py": migration(f"r{i:02}", f"r{i - 1:02}" if i else None) for i in range(count)
+    }
+    files["r05.py"] = migration("r05", "r04_typo", revises_header="stale")
+    files["zz_bad.py"] = "def (:\n"
+    return write_tree(root, files)

@@ -13,8 +13,7 @@ import pytest
 
 from chainlint import cache, idle, lint
 from chainlint.config import Settings
-from chainlint.rules.base import migration
-from helpers import write_tree
+from helpers import chain_with_defects
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the writer forks")
 
@@ -22,10 +21,7 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the writer fork
 @pytest.fixture
 def versions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("CHAINLINT_NO_CACHE", raising=False)
-    files = {f"r{i:02}.py": migration(f"r{i:02}", f"r{i - 1:02}" if i else None) for i in range(12)}
-    files["r05.py"] = migration("r05", "r04_typo", revises_header="stale")
-    files["zz_bad.py"] = "def (:\n"
-    return write_tree(tmp_path / "versions", files)
+    return chain_with_defects(tmp_path / "versions", 12)
 
 
 def _check(versions: Path, folder: Path, monkeypatch: pytest.MonkeyPatch, processes: str) -> Any:
