@@ -480,3 +480,32 @@ def test_an_edited_chainlint_source_makes_cached_results_stale(
     after = command(args)
     assert not after.replayed
     assert b"changed rule" in after.stdout and after.stdout != first
+
+
+def test_a_record_is_written_in_parts_that_make_one_compact_document() -> None:
+    """The parts `encode_record` gives (written one after the other) are the header and the
+    compact JSON document, with the document's CRC-32 in the header: what `decode_record`
+    reads back, odd bytes and a path that is not UTF-8 included."""
+    import json
+    from zlib import crc32
+
+    record = replay.Record(
+        1, b"out\xff\n", b"", ["/a", "/b\udcff"], [1, 2, 3, 4] * 2, ["/x", "/y"], [5, 6, 7, 8] * 2
+    )
+    header, *parts = replay.encode_record("k", record)
+    body = b"".join(parts)
+    document = {
+        "key": "k",
+        "code": 1,
+        "stdout": "out\xff\n",
+        "stderr": "",
+        "head": "/a\0/b\udcff",
+        "head_stamps": record.head_stamps,
+        "files": "/x\0/y",
+        "file_stamps": record.file_stamps,
+    }
+    assert body == json.dumps(document, separators=(",", ":")).encode("ascii")
+    assert header == replay._header(crc32(body))
+    back = replay.decode_record(header + body, "k")
+    assert back is not None
+    assert (back.stdout, back.head, back.files) == (record.stdout, record.head, record.files)
