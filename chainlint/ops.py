@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins as _builtins_module
+import json
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -1753,7 +1754,6 @@ _NESTED: dict[str, type[Any]] = {
 _RECORD_KINDS = frozenset((*_KINDS.values(), *_NESTED.values()))
 # What a record's fields are, by class: one attrgetter call gives them all as a tuple.
 _FIELD_VALUES: dict[type[Any], Callable[[Any], tuple[Any, ...]]] = {}
-_PLAIN = frozenset((str, int, bool, type(None)))
 
 
 def _field_values(kind: type[Any]) -> Callable[[Any], tuple[Any, ...]]:
@@ -1761,21 +1761,6 @@ def _field_values(kind: type[Any]) -> Callable[[Any], tuple[Any, ...]]:
     getter = attrgetter(*names) if len(names) > 1 else (lambda value: (getattr(value, names[0]),))
     _FIELD_VALUES[kind] = getter
     return getter
-
-
-def _value_out(value: Any) -> Any:
-    """A record as [kind, *fields], a tuple as a list, nested; plain values as they are. Plain
-    values are not passed to a call of their own (most cells are): this runs for every
-    operation of every file a cold check reads."""
-    kind = type(value)
-    if kind is tuple:
-        return [v if type(v) in _PLAIN else _value_out(v) for v in value]
-    getter = _FIELD_VALUES.get(kind)
-    if getter is None:
-        if not hasattr(value, "__dataclass_fields__"):
-            return value
-        getter = _field_values(kind)
-    return [kind.__name__, *[v if type(v) in _PLAIN else _value_out(v) for v in getter(value)]]
 
 
 def operations_cells(ops: MigrationOperations) -> tuple[Any, ...]:
@@ -1811,21 +1796,21 @@ def record_cells(value: Any) -> list[Any] | None:
 
 def dump_operations(ops: MigrationOperations) -> list[Any]:
     """Plain JSON data: [flags, lines, [upgrade ops], [downgrade ops], [upgrade row changes],
-    [downgrade row changes]]; each op is [kind, *fields] in the dataclass's field order."""
-    return [
-        [
-            ops.has_upgrade,
-            ops.has_downgrade,
-            ops.upgrade_is_empty,
-            ops.downgrade_is_empty,
-            ops.downgrade_raises,
-        ],
-        [ops.upgrade_line, ops.downgrade_line],
-        [_value_out(op) for op in ops.upgrade],
-        [_value_out(op) for op in ops.downgrade],
-        [_value_out(op) for op in ops.upgrade_rows],
-        [_value_out(op) for op in ops.downgrade_rows],
-    ]
+    [downgrade row changes]]; each op is [kind, *fields] in the dataclass's field order (what
+    the cache row holds: `operations_cells` encoded, parsed)."""
+    return json.loads(_OPERATIONS_JSON.encode(operations_cells(ops)))  # type: ignore[no-any-return]
+
+
+def _cells_or_refuse(value: Any) -> list[Any]:
+    cells = record_cells(value)
+    if cells is None:
+        raise TypeError(f"{type(value).__name__} is not part of an operation")
+    return cells
+
+
+_OPERATIONS_JSON = json.JSONEncoder(
+    separators=(",", ":"), check_circular=False, default=_cells_or_refuse
+)
 
 
 # The declared type of every field, checked on load.
