@@ -82,7 +82,7 @@ class RowStore:
         self._handle.close()
 
 
-_STORES: list[RowStore | None] = []
+_STORES: list[RowStore] = []
 
 
 class _Writing:
@@ -152,12 +152,10 @@ def text_of(row: object) -> str | None:
         return row
     if type(row) is not RowRef:
         return None
-    store = _STORES[row.store] if 0 <= row.store < len(_STORES) else None
-    return store.read(row) if store is not None else None
+    return _STORES[row.store].read(row) if 0 <= row.store < len(_STORES) else None
 
 
 def close_stores() -> None:
     for store in _STORES:
-        if store is not None:
-            store.close()
+        store.close()
     _STORES.clear()
