@@ -3,7 +3,8 @@
 Two files per environment in the project's `.chainlint_cache/` folder (beside the
 `pyproject.toml` or `alembic.ini` of the environment; `$CHAINLINT_CACHE_DIR` overrides):
 
-- `read-*.json`: each file's read result, reused while the file's stat key is unchanged;
+- `read-*.json`: each file's read result, reused while the file's stat key is unchanged (its
+  rows apart from their index: see `ReadCache`);
 - `result-*.json`: the environment's findings, reused while no file changed at all (a warm
   `check` reads this file alone and never builds the graph);
 - `files-*.json`: each file's stat key and row digest when those findings were made, so a run
@@ -12,9 +13,11 @@ Two files per environment in the project's `.chainlint_cache/` folder (beside th
 
 Plain JSON only: a cache folder can arrive inside a pull request, and pickle or marshal data from
 it would run or crash code in CI. Each file is one header line (schema version, chainlint's
-version, kind, SHA-256 of the rest) and one JSON document. A file that is foreign, truncated,
-tampered with (checksum), too large, not a regular file or a symlink is ignored and rebuilt; an
-entry of an unexpected shape is ignored and re-read. A committed cache cannot match a fresh
+version, kind, SHA-256 of the rest) and one JSON document; the read cache keeps its rows apart
+from that document, each checked against its own digest when read. A file that is foreign,
+truncated, tampered with (checksum), too large, not a regular file or a symlink is ignored and
+rebuilt; an entry of an unexpected shape, or whose row does not match its digest, is ignored
+and re-read. A committed cache cannot match a fresh
 checkout: entries are keyed by size, mtime, ctime and inode (as git's index is), and ctime and
 inode cannot be carried by a repository. The folder itself is never a symlink (a committed
 `.chainlint_cache` symlink must not send files anywhere) and never the filesystem root.
@@ -31,7 +34,7 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -47,7 +50,7 @@ if TYPE_CHECKING:
 # functions that encode and decode files: a warm run answered by the result cache needs neither.
 
 CACHE_DIR = ".chainlint_cache"
-SCHEMA = 6
+SCHEMA = 7
 # The markers of a project root, nearest first, for environments without a configuration file.
 _ROOT_MARKERS = ("pyproject.toml", "alembic.ini", "setup.cfg", "setup.py", ".git")
 # A cache file larger than this is not read (a cache is about 0.3 KB per migration).
@@ -170,6 +173,22 @@ class CacheFolder:
             return None
         return replay.read_descriptor(descriptor, limit)
 
+    def open_file(self, name: str, limit: int) -> tuple[BinaryIO, int] | None:
+        """The file opened for reading, and its size, if it is a regular file of at most
+        `limit` bytes (as `read`, without reading it)."""
+        try:
+            descriptor = self._open(name, os.O_RDONLY | _NONBLOCK)
+        except OSError:
+            return None
+        try:
+            status = os.fstat(descriptor)
+            if stat.S_ISREG(status.st_mode) and status.st_size <= limit:
+                return os.fdopen(descriptor, "rb", buffering=0), status.st_size
+        except OSError:
+            pass
+        os.close(descriptor)
+        return None
+
     def write(self, name: str, *parts: bytes) -> None:
         """Atomically: a temporary file in the folder, then a rename over `name`; `parts` are
         written one after the other (a large document is not joined to its header)."""
@@ -180,20 +199,8 @@ class CacheFolder:
 
         self._replace(name, fill)
 
-    def write_document(self, name: str, kind: str, body: Iterable[bytes]) -> None:
-        """As `write`, a file of this kind whose body comes in chunks, never joined: they are
-        written after a placeholder of the header's length, and the header, with their
-        checksum, over it last."""
-
-        def fill(handle: BinaryIO) -> None:
-            digest = hashlib.sha256()
-            handle.write(b" " * len(_header(kind, digest.hexdigest())))
-            for chunk in body:
-                digest.update(chunk)
-                handle.write(chunk)
-            handle.seek(0)
-            handle.write(_header(kind, digest.hexdigest()))
-
+    def replace(self, name: str, fill: Callable[[BinaryIO], None]) -> None:
+        """Atomically, as `write`: `fill` writes the new file (and may seek in it)."""
         self._replace(name, fill)
 
     def _replace(self, name: str, fill: Callable[[BinaryIO], None]) -> None:
@@ -375,11 +382,20 @@ def content_digest(material: str, paths: Sequence[Path | str], digests: Sequence
 class ReadCache:
     """One environment's read results: load, look up, record, save.
 
-    An entry is `[stat key, [[module, stat key], ...], row text, row digest]`: the row is kept
-    as its compact JSON text, a string in the document, and parsed only when the file is
-    decoded. Loading the document then makes one object per row instead of every cell of every
-    row (10k revisions: ~66 MB of lists, strings and ints), and a row read in this run is
-    written as the text it was made as."""
+    The file (`_READ_HEADER` bytes of header line, then the rows, then the index) keeps each
+    file's row as its compact JSON text, apart from the index, which is JSON:
+    `{path: [stat key, [[module, stat key], ...], offset, length, row digest]}`, the row being
+    `length` bytes at `offset` in the file. The header (schema, chainlint's build, kind, where
+    the index starts and its SHA-256) is padded with spaces to its fixed size, so that it can
+    be written last. Loading reads the header and the index only (10k revisions: ~1.5 of
+    ~9 MB): a row is read when its file is decoded, or when the cache is written again, from
+    the file opened at load (replaced by a rename, never rewritten, it stays as it was read),
+    and checked against its digest then. A row that does not read back as its digest says is
+    read again from its file, as a missing one is.
+
+    An entry loaded is that index item; an entry recorded in this run is `[stat key,
+    [[module, stat key], ...], row, row digest]`, the row its text or where a row store keeps
+    it (chainlint.rows)."""
 
     def __init__(self, folder: Path | None, environment_root: Path, files: int = 0) -> None:
         self.folder = folder
@@ -393,18 +409,28 @@ class ReadCache:
         self.changes = 0
         # Module stat keys, taken once per run (many files may resolve constants from one).
         self._modules: dict[str, Stamp | None] = {}
+        # The file the loaded rows are read from.
+        self._document: BinaryIO | None = None
         self._load()
 
     def _load(self) -> None:
         with opened(self.folder, create=False) as folder:
-            if folder is None:
-                return
-            data = folder.read(self.name, self.limit)
-        document = _decode("read", data)
-        if type(document) is dict:
-            self.entries = document
-        elif data is not None:
+            found = folder.open_file(self.name, self.limit) if folder is not None else None
+        if found is None:
+            return
+        handle, size = found
+        index = _read_index(handle.fileno(), size)
+        if index is None:
+            handle.close()
             self.dirty = True  # foreign or broken: rebuilt on save
+            return
+        self.entries, self._document = index, handle
+
+    def close(self) -> None:
+        """Close the file the loaded rows are read from (they are not read after)."""
+        if self._document is not None:
+            self._document.close()
+            self._document = None
 
     def _module_stamp(self, module: Any) -> Stamp | None:
         _seen(module)
@@ -415,7 +441,7 @@ class ReadCache:
     def valid(self, path: Path, key: Stamp | None) -> bool:
         """Whether the entry of `path` holds for this stat key (and its modules' keys)."""
         entry = self.entries.get(str(path))
-        if key is None or type(entry) is not list or len(entry) != 4 or entry[0] != key:
+        if key is None or type(entry) is not list or len(entry) not in (4, 5) or entry[0] != key:
             return False
         try:
             for dependency, dependency_key in entry[1]:
@@ -429,13 +455,32 @@ class ReadCache:
         if not self.valid(path, key):
             return None
         try:
-            text = self.entries[str(path)][2]
-            if type(text) is not str:
+            data = self._row_data(self.entries[str(path)])
+            if data is None:
                 raise ValueError("unexpected cache row")
-            return decode_file(path, json.loads(text))
+            return decode_file(path, json.loads(data))
         except (TypeError, ValueError, IndexError, KeyError, AttributeError, RecursionError):
             self.forget(path)  # an entry of an unexpected shape: the file is read again
             return None
+
+    def _row_data(self, entry: Any) -> bytes | None:
+        """The entry's row text as bytes; None when it does not read back as its digest says
+        (or the entry is of another shape)."""
+        if type(entry) is not list:
+            return None
+        if len(entry) == 4:
+            text = rows.text_of(entry[2])
+            return text.encode("ascii") if text is not None and text.isascii() else None
+        if len(entry) != 5 or self._document is None:
+            return None
+        offset, length, digest = entry[2:]
+        if type(offset) is not int or type(length) is not int or not 0 <= length <= self.limit:
+            return None
+        try:
+            data = os.pread(self._document.fileno(), length, offset)
+        except (OSError, ValueError, OverflowError):
+            return None
+        return data if len(data) == length and rows.data_digest(data) == digest else None
 
     def forget(self, path: Path) -> None:
         self.entries.pop(str(path), None)
@@ -462,10 +507,10 @@ class ReadCache:
         stamps, digests = [], []
         for path in paths:
             entry = self.entries.get(str(path))
-            if type(entry) is not list or len(entry) != 4 or type(entry[3]) is not str:
+            if type(entry) is not list or len(entry) not in (4, 5) or type(entry[-1]) is not str:
                 return None
             stamps.append(entry[0])
-            digests.append(entry[3])
+            digests.append(entry[-1])
         return stamps, digests
 
     def content_key(self, material: str, paths: Sequence[Path | str]) -> str | None:
@@ -483,27 +528,62 @@ class ReadCache:
             del self.entries[key]
         with opened(self.folder, create=True) as folder:
             if folder is not None:
-                folder.write_document(self.name, "read", _document_chunks(self.entries))
+                folder.replace(self.name, self._fill)
+
+    def _fill(self, handle: BinaryIO) -> None:
+        """Write the file: the rows one after another, each read back and checked first (a row
+        that does not read back is left out, its file read again next time, never written
+        wrong), then the index, then the header over its placeholder."""
+        handle.write(b" " * _READ_HEADER)
+        index: dict[str, list[Any]] = {}
+        at = _READ_HEADER
+        for path, entry in self.entries.items():
+            data = self._row_data(entry)
+            if data is None:
+                continue
+            handle.write(data)
+            index[path] = [entry[0], entry[1], at, len(data), entry[-1]]
+            at += len(data)
+        body = _COMPACT.encode(index).encode("ascii")
+        handle.write(body)
+        handle.seek(0)
+        handle.write(_read_header(hashlib.sha256(body).hexdigest(), at))
 
 
-def _document_chunks(entries: dict[str, Any], size: int = 500) -> Iterator[bytes]:
-    """`json.dumps(entries)` (compact) in chunks of `size` entries, each made by one C call
-    (a row is one string to it): the document is never whole in memory."""
-    items = iter(entries.items())
-    yield b"{"
-    comma = b""
-    while batch := dict(itertools.islice(items, size)):
-        for path, entry in list(batch.items()):
-            if type(entry[2]) is rows.RowRef:  # read back from its row store, a batch at once
-                text = rows.text_of(entry[2])
-                if text is None:  # not as it was made: the file is read again next time
-                    del batch[path]
-                else:
-                    batch[path] = [entry[0], entry[1], text, entry[3]]
-        if batch:
-            yield comma + _COMPACT.encode(batch).encode("ascii")[1:-1]
-            comma = b","
-    yield b"}"
+# The read cache file's header line, padded with spaces (see ReadCache).
+_READ_HEADER = 512
+
+
+def _read_header(sha256: str, index: int) -> bytes:
+    fields = {"schema": SCHEMA, "chainlint": build(), "kind": "read", "sha256": sha256}
+    line = _COMPACT.encode({**fields, "index": index}).encode("ascii")
+    return line.ljust(_READ_HEADER - 1) + b"\n"
+
+
+def _read_index(descriptor: int, size: int) -> dict[str, Any] | None:
+    """The index of the read cache file open at `descriptor` (`size` bytes), or None for
+    anything that is not an intact read cache written by this build of chainlint."""
+    try:
+        head = os.pread(descriptor, _READ_HEADER, 0)
+        if len(head) != _READ_HEADER or not head.endswith(b"\n"):
+            return None
+        header = json.loads(head)
+        if (
+            type(header) is not dict
+            or header.get("schema") != SCHEMA
+            or header.get("chainlint") != build()
+            or header.get("kind") != "read"
+            or type(header.get("index")) is not int
+            or not _READ_HEADER <= header["index"] <= size
+        ):
+            return None
+        body = os.pread(descriptor, size - header["index"], header["index"])
+        if header.get("sha256") != hashlib.sha256(body).hexdigest():
+            return None
+        index = json.loads(body)
+    except (OSError, ValueError, RecursionError):
+        return None
+    return index if type(index) is dict else None
 
 
 ReadMany = Callable[[list[Path]], list[tuple["RevisionFile", rows.Row | None]]]
@@ -576,6 +656,7 @@ def read_with_cache(
     keys = [stamp(path) for path in paths]
     files = cached_files(paths, keys, cache, read, refresh(paths, keys, cache, read), spread)
     cache.save({str(p) for p in paths})
+    cache.close()
     return files
 
 

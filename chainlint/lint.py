@@ -474,6 +474,7 @@ def lint_environment(
             # the same) only when a stat key misses again; writing every entry costs more.
             # The files table is: the next touch is compared with it.
             results.rekey(key, strings, table)
+            reads.close()
             return _reused(environment, cached)
         changes = reads.changes
         files_read = cache.cached_files(paths, keys, reads, read, fresh, spread_work)
@@ -488,6 +489,7 @@ def lint_environment(
             reads.save(keep)
             encoded = cache.encode_table(content, strings, table) if content and table else None
         # Every entry, row text and stat key is written: not kept while the graph and rules run.
+        reads.close()
         del reads, fresh, keys, table, writing
     save = (results, key, content, encoded, writer)
     return _check_files(environment, settings, files_read, None, save)

@@ -38,7 +38,12 @@ Row = str | RowRef
 
 def text_digest(text: str) -> str:
     """What names a file's row: a digest of its compact JSON text (see chainlint.cache)."""
-    return hashlib.sha256(text.encode("ascii")).hexdigest()[:32]
+    return data_digest(text.encode("ascii"))
+
+
+def data_digest(data: bytes) -> str:
+    """`text_digest` of the row whose text is these (ASCII) bytes."""
+    return hashlib.sha256(data).hexdigest()[:32]
 
 
 def row_digest(row: Row) -> str:

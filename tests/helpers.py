@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -133,3 +136,42 @@ def chain_with_defects(root: Path, count: int) -> Path:
     files["r05.py"] = migration("r05", "r04_typo", revises_header="stale")
     files["zz_bad.py"] = "def (:\n"
     return write_tree(root, files)
+
+
+# The read cache file as these tests read and write it themselves (chainlint.cache.ReadCache): a
+# header line padded with spaces to 512 bytes, the rows one after another, then the index
+# `{path: [stat key, modules, offset, length, row digest]}`, whose SHA-256 the header holds.
+READ_HEADER = 512
+
+
+def read_cache_file(path: Path) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """The header and the entries of a read cache file, each `[stat key, modules, row text,
+    row digest]` (the row read from where its index item says)."""
+    data = path.read_bytes()
+    assert data[READ_HEADER - 1 : READ_HEADER] == b"\n"
+    header = json.loads(data[:READ_HEADER])
+    body = data[header["index"] :]
+    assert header["sha256"] == hashlib.sha256(body).hexdigest()
+    entries = {}
+    for name, (key, modules, offset, length, digest) in json.loads(body).items():
+        entries[name] = [key, modules, data[offset : offset + length].decode("ascii"), digest]
+    return header, entries
+
+
+def write_read_cache_file(path: Path, header: dict[str, Any], entries: dict[str, Any]) -> None:
+    """Write `entries` (as `read_cache_file` gives them, or changed) as a read cache file with a
+    correct index checksum: what only the entries' content can reveal as wrong. An entry whose
+    third cell is a text has it written as its row; any other is written as its index item."""
+    rows, index = b"", {}
+    for name, entry in entries.items():
+        if type(entry) is list and len(entry) >= 3 and type(entry[2]) is str:
+            data = entry[2].encode("ascii")
+            where = [READ_HEADER + len(rows), len(data)]
+            index[name] = [*entry[:2], *where, *entry[3:]]
+            rows += data
+        else:
+            index[name] = entry
+    body = json.dumps(index).encode("ascii")
+    meta = {**header, "sha256": hashlib.sha256(body).hexdigest(), "index": READ_HEADER + len(rows)}
+    line = json.dumps(meta).encode("ascii").ljust(READ_HEADER - 1) + b"\n"
+    path.write_bytes(line + rows + body)

@@ -26,6 +26,7 @@ from chainlint.cache import (
     encode_file,
     read_with_cache,
     row_text,
+    text_digest,
 )
 from chainlint.config import Settings
 from chainlint.constants import ModuleConstants
@@ -33,7 +34,13 @@ from chainlint.discover import DEFAULT_FILE_TEMPLATE, Environment, discover_envi
 from chainlint.lint import lint_paths
 from chainlint.read import read_revision_file
 from chainlint.rules.base import migration
-from helpers import versions_environment, write_tree
+from helpers import (
+    READ_HEADER,
+    read_cache_file,
+    versions_environment,
+    write_read_cache_file,
+    write_tree,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 Summary = list[tuple[str, str, int, str]]
@@ -71,7 +78,13 @@ def _cache_file(tree: Path, kind: str = "read") -> Path:
 
 def _rewrite(path: Path, change: Callable[[Any], None]) -> None:
     """Change a cache file's document and write it back with a correct checksum: a well-formed
-    file that only its content can reveal as wrong."""
+    file that only its content can reveal as wrong. For the read cache, the document is its
+    entries, each row as its text (helpers.read_cache_file)."""
+    if path.name.startswith("read-"):
+        meta, entries = read_cache_file(path)
+        change(entries)
+        write_read_cache_file(path, meta, entries)
+        return
     header, _, body = path.read_bytes().partition(b"\n")
     document = json.loads(body)
     change(document)
@@ -115,17 +128,19 @@ def test_the_read_cache_holds_each_row_as_its_compact_json_text(
 ) -> None:
     """Each entry's row is the compact JSON text of the file's row (read here or by a helper
     process), as a string in the document; every digest is that of its text."""
-    from chainlint.cache import text_digest
-
     for processes, threshold in (("1", 1000), ("2", 1)):
         monkeypatch.setenv("CHAINLINT_PROCESSES", processes)
         monkeypatch.setattr(lint, "SPLIT_THRESHOLD", threshold)
         shutil.rmtree(tree.parent / "cache", ignore_errors=True)
         _summary(tree, cache=True)
-        header, _, body = _cache_file(tree).read_bytes().partition(b"\n")
-        assert json.loads(header)["sha256"] == hashlib.sha256(body).hexdigest()
-        document = json.loads(body)
-        assert body == json.dumps(document, separators=(",", ":")).encode("ascii")
+        data = _cache_file(tree).read_bytes()
+        header, document = read_cache_file(_cache_file(tree))
+        index = json.loads(data[header["index"] :])
+        assert data[header["index"] :] == json.dumps(index, separators=(",", ":")).encode()
+        # The rows one after another from the header's end to the index, in the index's order.
+        spans = [(offset, length) for _, _, offset, length, _ in index.values()]
+        ends = [READ_HEADER] + [offset + length for offset, length in spans]
+        assert [offset for offset, _ in spans] == ends[:-1] and ends[-1] == header["index"]
         (environment,) = discover_environments([tree])
         assert list(document) == [str(path) for path in environment.files]
         for path in environment.files:
@@ -411,6 +426,8 @@ def test_entries_of_an_unexpected_shape_are_read_again(
         change(entry)
         if len(entry) > 2 and type(entry[2]) is list:
             entry[2] = json.dumps(entry[2], separators=(",", ":"))
+        if len(entry) == 4 and type(entry[2]) is str:  # its digest holds: only its shape is wrong
+            entry[3] = text_digest(entry[2])
 
     _rewrite(_cache_file(tree), tamper)
     run, calls = _read_counting(tree)
@@ -433,7 +450,7 @@ def test_the_files_table_has_the_digest_of_an_entry_read_again(tree: Path) -> No
     path = tree / "a.py"
     path.write_text("# every line moves\n" + path.read_text())  # a new row: no result holds
     lint_paths([tree], Settings(cache=True), reuse=True)
-    entries = json.loads(_cache_file(tree).read_bytes().partition(b"\n")[2])
+    _, entries = read_cache_file(_cache_file(tree))
     table = json.loads(_cache_file(tree, "files").read_bytes().partition(b"\n")[2])
     assert table["digests"] == [entries[p][3] for p in table["paths"]]
     assert "0" * 32 not in table["digests"]
@@ -906,19 +923,96 @@ def test_shares_let_the_parent_and_helpers_finish_together(
     assert own > max(len(share) for share in helpers)
 
 
-@pytest.mark.parametrize("size", [1, 2, 500])
-def test_the_read_cache_document_in_chunks_is_its_json(size: int) -> None:
-    """The read cache is written a batch of entries at a time, never whole in memory: the
-    chunks join to exactly what json.dumps writes."""
-    from chainlint.cache import _document_chunks
+def test_the_read_cache_file_holds_every_row_that_reads_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written, the file holds each entry's row (a text, or read back from a row store) and its
+    index item; a row that does not read back as it was made is left out, never written
+    wrong. Loaded, its rows are read from the file when used, and the cache written again
+    from them is the same file."""
+    from chainlint import rows
 
-    entries: dict[str, Any] = {
-        f"/v/{i}.py": [[i, 2, 3, 4], [["/m.py", [1, 2, 3, 4]]] if i % 2 else [], '[1,"é\\""]', "d"]
-        for i in range(7)
+    monkeypatch.setattr(cache_module, "build", lambda: "test")
+    rows_made = ['[1,"a\\""]', "[2]", "[3," + "4," * 3000 + "5]"]
+    with rows.storing():
+        reads = ReadCache(tmp_path / "cache", tmp_path)
+        stored = rows.keep(rows_made[1])
+        rows.flush()
+        entries: dict[str, Any] = {
+            "/v/a.py": [[1, 2, 3, 4], [], rows_made[0], text_digest(rows_made[0])],
+            "/v/b.py": [[5, 6, 7, 8], [["/m.py", [1, 2, 3, 4]]], stored, rows.row_digest(stored)],
+            "/v/c.py": [[9, 9, 9, 9], [], rows_made[2], text_digest(rows_made[2])],
+            "/v/lost.py": [[1, 1, 1, 1], [], rows.RowRef(0, 0, 3, "0" * 32), "0" * 32],
+        }
+        reads.entries, reads.dirty = dict(entries), True
+        reads.save(set(entries))
+    (written,) = (tmp_path / "cache").glob("read-*.json")
+    header, document = read_cache_file(written)
+    assert header == {
+        "schema": cache_module.SCHEMA,
+        "chainlint": "test",
+        "kind": "read",
+        "sha256": header["sha256"],
+        "index": READ_HEADER + sum(map(len, rows_made)),
     }
-    for document in (entries, {}):
-        written = b"".join(_document_chunks(document, size))
-        assert written == json.dumps(document, separators=(",", ":")).encode("ascii")
+    assert document == {
+        path: [entry[0], entry[1], rows_made[i], entry[3]]
+        for i, (path, entry) in enumerate(list(entries.items())[:3])
+    }
+    loaded = ReadCache(tmp_path / "cache", tmp_path)
+    assert [loaded._row_data(entry) for entry in loaded.entries.values()] == [
+        row.encode() for row in rows_made
+    ]
+    before = written.read_bytes()
+    loaded.dirty = True
+    loaded.save(set(entries))
+    loaded.close()
+    assert written.read_bytes() == before
+
+
+def test_loading_the_read_cache_reads_its_header_and_index_only(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows (most of the file) are read when their files are decoded, not at load: an
+    edited file's check holds the index, not every row, while it decodes the others."""
+    _summary(tree, cache=True)
+    path = _cache_file(tree)
+    header, _ = read_cache_file(path)
+    index_size = path.stat().st_size - header["index"]
+    read: list[int] = []
+    pread = os.pread
+
+    def counting(descriptor: int, length: int, offset: int) -> bytes:
+        data = pread(descriptor, length, offset)
+        read.append(len(data))
+        return data
+
+    monkeypatch.setattr(os, "pread", counting)
+    (environment,) = discover_environments([tree])
+    loaded = ReadCache(tree.parent / "cache", environment.root)
+    assert loaded.entries and read == [READ_HEADER, index_size]
+    loaded.close()
+
+
+def test_a_row_changed_in_the_read_cache_file_is_read_again(tree: Path) -> None:
+    """Each row is checked against its digest when read: a row changed inside the rows (the
+    index and its checksum intact) is read again from its file."""
+    cold = _summary(tree, cache=False)
+    _summary(tree, cache=True)
+    path = _cache_file(tree)
+    header, document = read_cache_file(path)
+    data = bytearray(path.read_bytes())
+    key = str(tree / "a.py")
+    index = json.loads(data[header["index"] :])
+    offset, length = index[key][2:4]
+    text = document[key][2]
+    assert '"a"' in text
+    data[offset : offset + length] = text.replace('"a"', '"z"', 1).encode("ascii")
+    path.write_bytes(bytes(data))
+    run, calls = _read_counting(tree)
+    run()
+    assert [p.name for p in calls] == ["a.py"]
+    assert _summary(tree, cache=True) == cold
 
 
 @pytest.mark.parametrize("touched_limit", [200, 0], ids=["files-table", "content-key"])

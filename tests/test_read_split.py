@@ -19,7 +19,7 @@ from chainlint import bothends, handoff, lint
 from chainlint.constants import ModuleConstants
 from chainlint.read import read_revision_file
 from chainlint.rules.base import migration
-from helpers import write_tree
+from helpers import read_cache_file, write_tree
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the split read forks")
 
@@ -249,7 +249,7 @@ def test_cache_entries_decoded_from_both_ends(
     assert len(decoders) == 2  # this process and the helper
     # The entry the helper could not decode was read again here and written back.
     (written,) = (tmp_path / "cache").glob("read-*.json")
-    entry = json.loads(written.read_bytes().partition(b"\n")[2])[str(paths[30])]
+    entry = read_cache_file(written)[1][str(paths[30])]
     again = decode_file(paths[30], json.loads(entry[2]))
     assert again == read_revision_file(paths[30], ModuleConstants())
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -12,13 +11,21 @@ from typing import Any
 
 import pytest
 
+from chainlint.cache import text_digest
 from chainlint.cli import main
 from chainlint.config import Settings
 from chainlint.graph import RevisionGraph
 from chainlint.lint import check_graph, read_environment
 from chainlint.rules.base import migration
 from chainlint.schema import Origin, schema_history
-from helpers import findings_of, graph_of, versions_environment, write_tree
+from helpers import (
+    findings_of,
+    graph_of,
+    read_cache_file,
+    versions_environment,
+    write_read_cache_file,
+    write_tree,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 USERS = """op.create_table(
@@ -258,17 +265,14 @@ def test_a_tampered_operation_in_the_cache_is_read_again(
     expected = read_environment(environment, cache=False)
     read_environment(environment, cache=True)
     (cache_file,) = (tmp_path / "cache").glob("read-*.json")
-    header, _, body = cache_file.read_bytes().partition(b"\n")
-    document = json.loads(body)
+    header, document = read_cache_file(cache_file)
     (entry,) = document.values()
     row = json.loads(entry[2])  # the row is kept as its JSON text
     row[12][2][0][0] = "DropEverything"  # the row's operations: first upgrade op's kind
     entry[2] = json.dumps(row, separators=(",", ":"))
-    # A correct checksum: only the operation's shape can give the tampering away.
-    body = json.dumps(document).encode("ascii")
-    meta = json.loads(header)
-    meta["sha256"] = hashlib.sha256(body).hexdigest()
-    cache_file.write_bytes(json.dumps(meta).encode("ascii") + b"\n" + body)
+    # Correct checksums: only the operation's shape can give the tampering away.
+    entry[3] = text_digest(entry[2])
+    write_read_cache_file(cache_file, header, document)
     assert read_environment(environment, cache=True) == expected
 
 
