@@ -535,19 +535,32 @@ class ReadCache:
         that does not read back is left out, its file read again next time, never written
         wrong), then the index, then the header over its placeholder."""
         handle.write(b" " * _READ_HEADER)
-        index: dict[str, list[Any]] = {}
+        index: list[tuple[str, list[Any]]] = []
         at = _READ_HEADER
         for path, entry in self.entries.items():
             data = self._row_data(entry)
             if data is None:
                 continue
             handle.write(data)
-            index[path] = [entry[0], entry[1], at, len(data), entry[-1]]
+            index.append((path, [entry[0], entry[1], at, len(data), entry[-1]]))
             at += len(data)
-        body = _COMPACT.encode(index).encode("ascii")
-        handle.write(body)
+        digest = hashlib.sha256()
+        for chunk in _object_chunks(index):
+            digest.update(chunk)
+            handle.write(chunk)
         handle.seek(0)
-        handle.write(_read_header(hashlib.sha256(body).hexdigest(), at))
+        handle.write(_read_header(digest.hexdigest(), at))
+
+
+def _object_chunks(items: list[tuple[str, Any]], size: int = 500) -> Iterator[bytes]:
+    """`json.dumps(dict(items))` (compact) in chunks of `size` items, each made by one C call:
+    the index (10k revisions: ~1.5 MB) is never one string while the check's files are held."""
+    yield b"{"
+    comma = b""
+    for start in range(0, len(items), size):
+        yield comma + _COMPACT.encode(dict(items[start : start + size])).encode("ascii")[1:-1]
+        comma = b","
+    yield b"}"
 
 
 # The read cache file's header line, padded with spaces (see ReadCache).

@@ -994,6 +994,21 @@ def test_loading_the_read_cache_reads_its_header_and_index_only(
     loaded.close()
 
 
+@pytest.mark.parametrize("size", [1, 2, 500])
+def test_the_read_cache_index_in_chunks_is_its_json(size: int) -> None:
+    """The index is written a batch of items at a time: the chunks join to exactly what
+    json.dumps writes."""
+    from chainlint.cache import _object_chunks
+
+    items = [
+        (f"/v/{i}-é.py", [[i, 2, 3, 4], [["/m.py", [1]]] if i % 2 else [], 512, i, "d"])
+        for i in range(7)
+    ]
+    for index in (items, []):
+        written = b"".join(_object_chunks(index, size))
+        assert written == json.dumps(dict(index), separators=(",", ":")).encode("ascii")
+
+
 def test_a_row_changed_in_the_read_cache_file_is_read_again(tree: Path) -> None:
     """Each row is checked against its digest when read: a row changed inside the rows (the
     index and its checksum intact) is read again from its file."""
