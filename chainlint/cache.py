@@ -278,9 +278,20 @@ def build() -> str:
     return f"{__version__}+{replay.package_stamp()[:16]}"
 
 
-def _header(kind: str, sha256: str) -> bytes:
-    header = {"schema": SCHEMA, "chainlint": build(), "kind": kind, "sha256": sha256}
+def _header(kind: str, sha256: str, **more: Any) -> bytes:
+    header = {"schema": SCHEMA, "chainlint": build(), "kind": kind, "sha256": sha256, **more}
     return _COMPACT.encode(header).encode("ascii") + b"\n"
+
+
+def _own_header(header: Any, kind: str) -> bool:
+    """Whether a parsed header line is that of a file of this kind written by this build of
+    chainlint (its checksum is checked apart)."""
+    return (
+        type(header) is dict
+        and header.get("schema") == SCHEMA
+        and header.get("chainlint") == build()
+        and header.get("kind") == kind
+    )
 
 
 def _decode(kind: str, data: bytes | None) -> Any:
@@ -293,12 +304,7 @@ def _decode(kind: str, data: bytes | None) -> Any:
         return None
     try:
         header = json.loads(data[:newline])
-        if (
-            type(header) is not dict
-            or header.get("schema") != SCHEMA
-            or header.get("chainlint") != build()
-            or header.get("kind") != kind
-        ):
+        if not _own_header(header, kind):
             return None
         body = data[newline + 1 :]
         if header.get("sha256") != hashlib.sha256(body).hexdigest():
@@ -568,9 +574,7 @@ _READ_HEADER = 512
 
 
 def _read_header(sha256: str, index: int) -> bytes:
-    fields = {"schema": SCHEMA, "chainlint": build(), "kind": "read", "sha256": sha256}
-    line = _COMPACT.encode({**fields, "index": index}).encode("ascii")
-    return line.ljust(_READ_HEADER - 1) + b"\n"
+    return _header("read", sha256, index=index)[:-1].ljust(_READ_HEADER - 1) + b"\n"
 
 
 def _read_index(descriptor: int, size: int) -> dict[str, Any] | None:
@@ -582,10 +586,7 @@ def _read_index(descriptor: int, size: int) -> dict[str, Any] | None:
             return None
         header = json.loads(head)
         if (
-            type(header) is not dict
-            or header.get("schema") != SCHEMA
-            or header.get("chainlint") != build()
-            or header.get("kind") != "read"
+            not _own_header(header, "read")
             or type(header.get("index")) is not int
             or not _READ_HEADER <= header["index"] <= size
         ):
