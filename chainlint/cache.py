@@ -181,9 +181,9 @@ class CacheFolder:
         except OSError:
             return None
         try:
-            status = os.fstat(descriptor)
-            if stat.S_ISREG(status.st_mode) and status.st_size <= limit:
-                return os.fdopen(descriptor, "rb", buffering=0), status.st_size
+            size = replay.regular_size(descriptor, limit)
+            if size is not None:
+                return os.fdopen(descriptor, "rb", buffering=0), size
         except OSError:
             pass
         os.close(descriptor)

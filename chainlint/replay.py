@@ -189,11 +189,11 @@ def read_descriptor(descriptor: int, limit: int) -> bytes | None:
     """The bytes of the open file `descriptor` (closed after) if it is a regular file (not a
     FIFO or a device) of at most `limit` bytes; None otherwise or on an error."""
     try:
-        status = os.fstat(descriptor)
-        if not stat.S_ISREG(status.st_mode) or status.st_size > limit:
+        size = regular_size(descriptor, limit)
+        if size is None:
             return None
         chunks = []
-        remaining = status.st_size
+        remaining = size
         while remaining > 0:
             chunk = os.read(descriptor, remaining)
             if not chunk:
@@ -205,6 +205,15 @@ def read_descriptor(descriptor: int, limit: int) -> bytes | None:
         return None
     finally:
         os.close(descriptor)
+
+
+def regular_size(descriptor: int, limit: int) -> int | None:
+    """The size of the open file `descriptor` if it is a regular file (not a FIFO or a device)
+    of at most `limit` bytes, else None; OSError from fstat passes."""
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode) or status.st_size > limit:
+        return None
+    return status.st_size
 
 
 class Record:
