@@ -127,7 +127,8 @@ def test_the_read_cache_holds_each_row_as_its_compact_json_text(
     tree: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each entry's row is the compact JSON text of the file's row (read here or by a helper
-    process), as a string in the document; every digest is that of its text."""
+    process), its bytes among the rows where its index item says; every digest is that of
+    its text."""
     for processes, threshold in (("1", 1000), ("2", 1)):
         monkeypatch.setenv("CHAINLINT_PROCESSES", processes)
         monkeypatch.setattr(lint, "SPLIT_THRESHOLD", threshold)
