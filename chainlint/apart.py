@@ -43,6 +43,14 @@ class Child:
         except OSError:
             return None
 
+    def ready(self) -> bool:
+        """Whether the child is done (or gone): `finished` would not wait."""
+        if self._done is None:
+            return True
+        import select
+
+        return bool(select.select([self._done], [], [], 0)[0])
+
     def close(self) -> None:
         """Close the output; the child is reaped now if it has exited, else by a later fork."""
         self._close_done()

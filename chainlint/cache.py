@@ -39,7 +39,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from chainlint import __version__, replay, rows
+from chainlint import __version__, replay
 from chainlint.findings import Finding, Fix
 
 if TYPE_CHECKING:
@@ -373,7 +373,12 @@ def text_digest(text: str) -> str:
     read again; when its new row has the old digest (a `touch`, a checkout that rewrote the
     same bytes, a module change it does not see), the environment's content key is unchanged
     and its findings still hold."""
-    return rows.text_digest(text)
+    return data_digest(text.encode("ascii"))
+
+
+def data_digest(data: bytes) -> str:
+    """`text_digest` of the row whose text is these (ASCII) bytes."""
+    return hashlib.sha256(data).hexdigest()[:32]
 
 
 def content_digest(material: str, paths: Sequence[Path | str], digests: Sequence[str]) -> str:
@@ -383,6 +388,34 @@ def content_digest(material: str, paths: Sequence[Path | str], digests: Sequence
     digest.update(b"\0\0" + "\0".join(map(str, paths)).encode("utf-8", "surrogatepass"))
     digest.update(b"\0\0" + "\0".join(digests).encode("ascii"))
     return digest.hexdigest()
+
+
+class FreshEntry:
+    """A read cache entry recorded in this run: the file's stat key, its modules' stat keys,
+    and its row: the text when the read made it, else made from `file` when the entry is
+    written (not kept: a cold 10k check makes ~8 MB of rows) or its digest asked for first."""
+
+    __slots__ = ("dependencies", "digest", "file", "key", "text")
+
+    def __init__(self, key: Stamp, dependencies: list[Any], file: RevisionFile, text: str | None):
+        self.key = key
+        self.dependencies = dependencies
+        self.file = file
+        self.text = text
+        self.digest = text_digest(text) if text is not None else None
+
+    def data(self) -> bytes:
+        if self.text is not None:
+            return self.text.encode("ascii")
+        data = row_text(self.file).encode("ascii")
+        self.digest = data_digest(data)
+        return data
+
+    def row_digest(self) -> str:
+        if self.digest is None:
+            self.text = row_text(self.file)
+            self.digest = text_digest(self.text)
+        return self.digest
 
 
 class ReadCache:
@@ -399,9 +432,7 @@ class ReadCache:
     and checked against its digest then. A row that does not read back as its digest says is
     read again from its file, as a missing one is.
 
-    An entry loaded is that index item; an entry recorded in this run is `[stat key,
-    [[module, stat key], ...], row, row digest]`, the row its text or where a row store keeps
-    it (chainlint.rows)."""
+    An entry loaded is that index item; an entry recorded in this run is a FreshEntry."""
 
     def __init__(self, folder: Path | None, environment_root: Path, files: int = 0) -> None:
         self.folder = folder
@@ -447,10 +478,16 @@ class ReadCache:
     def valid(self, path: Path, key: Stamp | None) -> bool:
         """Whether the entry of `path` holds for this stat key (and its modules' keys)."""
         entry = self.entries.get(str(path))
-        if key is None or type(entry) is not list or len(entry) not in (4, 5) or entry[0] != key:
+        if type(entry) is FreshEntry:
+            entry_key, dependencies = entry.key, entry.dependencies
+        elif type(entry) is list and len(entry) == 5:
+            entry_key, dependencies = entry[0], entry[1]
+        else:
+            return False
+        if key is None or entry_key != key:
             return False
         try:
-            for dependency, dependency_key in entry[1]:
+            for dependency, dependency_key in dependencies:
                 if self._module_stamp(dependency) != dependency_key:
                     return False
         except (TypeError, ValueError, IndexError, KeyError, AttributeError, RecursionError):
@@ -472,12 +509,9 @@ class ReadCache:
     def _row_data(self, entry: Any) -> bytes | None:
         """The entry's row text as bytes; None when it does not read back as its digest says
         (or the entry is of another shape)."""
-        if type(entry) is not list:
-            return None
-        if len(entry) == 4:
-            text = rows.text_of(entry[2])
-            return text.encode("ascii") if text is not None and text.isascii() else None
-        if len(entry) != 5 or self._document is None:
+        if type(entry) is FreshEntry:
+            return entry.data()
+        if type(entry) is not list or len(entry) != 5 or self._document is None:
             return None
         offset, length, digest = entry[2:]
         if type(offset) is not int or type(length) is not int or not 0 <= length <= self.limit:
@@ -486,7 +520,7 @@ class ReadCache:
             data = os.pread(self._document.fileno(), length, offset)
         except (OSError, ValueError, OverflowError):
             return None
-        return data if len(data) == length and rows.data_digest(data) == digest else None
+        return data if len(data) == length and data_digest(data) == digest else None
 
     def forget(self, path: Path) -> None:
         self.entries.pop(str(path), None)
@@ -494,16 +528,14 @@ class ReadCache:
         self.changes += 1
 
     def put(
-        self, path: Path, key: Stamp | None, file: RevisionFile, row: rows.Row | None = None
+        self, path: Path, key: Stamp | None, file: RevisionFile, row: str | None = None
     ) -> None:
-        """Record a file just read (`row`: its row's JSON, or where a row store keeps it, when
-        already made)."""
+        """Record a file just read (`row`: its row's JSON, when already made; else it is made
+        when written, or when its digest is asked for)."""
         if key is None:
             return
         dependencies = [[str(p), self._module_stamp(str(p))] for p in file.used_modules]
-        if row is None:
-            row = row_text(file)
-        self.entries[str(path)] = [key, dependencies, row, rows.row_digest(row)]
+        self.entries[str(path)] = FreshEntry(key, dependencies, file, row)
         self.dirty = True
         self.changes += 1
 
@@ -513,17 +545,15 @@ class ReadCache:
         stamps, digests = [], []
         for path in paths:
             entry = self.entries.get(str(path))
-            if type(entry) is not list or len(entry) not in (4, 5) or type(entry[-1]) is not str:
+            if type(entry) is FreshEntry:
+                stamps.append(entry.key)
+                digests.append(entry.row_digest())
+            elif type(entry) is list and len(entry) == 5 and type(entry[4]) is str:
+                stamps.append(entry[0])
+                digests.append(entry[4])
+            else:
                 return None
-            stamps.append(entry[0])
-            digests.append(entry[-1])
         return stamps, digests
-
-    def content_key(self, material: str, paths: Sequence[Path | str]) -> str | None:
-        """The content digest of these files (see `content_digest`), None when a file has no
-        entry."""
-        table = self.table(paths)
-        return content_digest(material, paths, table[1]) if table is not None else None
 
     def save(self, keep: set[str]) -> None:
         """Write the entries for `keep` (the environment's current files) atomically."""
@@ -548,7 +578,10 @@ class ReadCache:
             if data is None:
                 continue
             handle.write(data)
-            index.append((path, [entry[0], entry[1], at, len(data), entry[-1]]))
+            if type(entry) is FreshEntry:
+                index.append((path, [entry.key, entry.dependencies, at, len(data), entry.digest]))
+            else:
+                index.append((path, [entry[0], entry[1], at, len(data), entry[4]]))
             at += len(data)
         digest = hashlib.sha256()
         for chunk in _object_chunks(index):
@@ -600,7 +633,7 @@ def _read_index(descriptor: int, size: int) -> dict[str, Any] | None:
     return index if type(index) is dict else None
 
 
-ReadMany = Callable[[list[Path]], list[tuple["RevisionFile", rows.Row | None]]]
+ReadMany = Callable[[list[Path]], list[tuple["RevisionFile", str | None]]]
 
 
 def refresh(
@@ -837,7 +870,6 @@ _TOUCHED_LIMIT = 200
 
 # Each file's stat key and row digest (`ResultCache.load_touched`).
 Table = tuple[list[Stamp], list[str]]
-EncodedTable = tuple[bytes, bytes]
 ReadDigests = Callable[[list[int]], list[str | None]]
 
 
@@ -991,10 +1023,9 @@ class ResultCache:
         findings: list[Finding],
         modules: set[Path],
         content: str | None = None,
-        table: EncodedTable | None = None,
         head_files: Sequence[Path] = (),
     ) -> None:
-        """Write the findings, then the files table (made by `encode_table` for `content`)."""
+        """Write the findings (`content`: the key the files table was written for)."""
         self._write(
             {
                 "key": key,
@@ -1005,10 +1036,6 @@ class ResultCache:
                 "findings": [_finding_out(f) for f in findings],
             }
         )
-        if content is not None and table is not None:
-            with opened(self.folder, create=True) as folder:
-                if folder is not None:
-                    folder.write(self.table_name, *table)
 
     def _write(self, document: Any) -> None:
         with opened(self.folder, create=True) as folder:
@@ -1016,22 +1043,17 @@ class ResultCache:
                 folder.write(self.name, *_encode("result", document))
 
     def write_table(self, content: str, paths: Sequence[Path | str], table: Table) -> None:
+        """The files table: each file's stat key and row digest, for this content key."""
+        stamps, digests = table
+        document = {
+            "content": content,
+            "paths": list(map(str, paths)),
+            "stamps": stamps,
+            "digests": digests,
+        }
         with opened(self.folder, create=True) as folder:
             if folder is not None:
-                folder.write(self.table_name, *encode_table(content, paths, table))
-
-
-def encode_table(content: str, paths: Sequence[Path | str], table: Table) -> EncodedTable:
-    """The files table's header and body: made before the graph is built, so its 10k stat
-    keys and digests are not kept while the rules run."""
-    stamps, digests = table
-    document = {
-        "content": content,
-        "paths": list(map(str, paths)),
-        "stamps": stamps,
-        "digests": digests,
-    }
-    return _encode("files", document)
+                folder.write(self.table_name, *_encode("files", document))
 
 
 def environment_material(environment: Any, settings: Any) -> str:

@@ -23,7 +23,6 @@ from typing import Any
 
 from chainlint.errors import InternalError
 from chainlint.read import RevisionFile
-from chainlint.rows import RowRef
 
 Read = list[Any]
 
@@ -165,13 +164,12 @@ def receive(
 
 
 def is_read_row(item: Any) -> bool:
-    """A file read and its cache row's text, or where a row store keeps it, or None: what
-    chainlint.lint's reads make."""
+    """A file read and its cache row's text or None: what chainlint.lint's reads make."""
     return (
         type(item) is tuple
         and len(item) == 2
         and type(item[0]) is RevisionFile
-        and (item[1] is None or type(item[1]) is str or type(item[1]) is RowRef)
+        and (item[1] is None or type(item[1]) is str)
     )
 
 

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from chainlint.git import BaseSnapshot
     from chainlint.graph import RevisionGraph
     from chainlint.read import RevisionFile
-    from chainlint.rows import Row, RowStore
     from chainlint.rules.base import Rule, RuleContext
     from chainlint.rules.dbstate import DatabaseState
 
@@ -92,7 +91,7 @@ def read_environment(
     paths = list(environment.files)
     meanwhile = pending_check_imports()
 
-    def read(paths: list[Path]) -> list[tuple[RevisionFile, Row | None]]:
+    def read(paths: list[Path]) -> list[tuple[RevisionFile, str | None]]:
         return read_files(paths, shared, max_file_size, rows=True, meanwhile=meanwhile)
 
     with bulk_work():
@@ -145,7 +144,7 @@ def read_files(
     max_file_size: int = DEFAULT_MAX_FILE_SIZE,
     rows: bool = False,
     meanwhile: Callable[[], None] | None = None,
-) -> list[tuple[RevisionFile, Row | None]]:
+) -> list[tuple[RevisionFile, str | None]]:
     """Read files in order, each with its cache row as compact JSON when `rows` (else None).
 
     A large batch is split across forked helper processes when cores are idle now; each helper
@@ -163,14 +162,8 @@ def read_files(
     shares = _shares(paths, processes, rows)
     stretch = shares[0] + shares[1]
     helpers = [_start_helper(share, max_file_size, rows) for share in shares[2:]]
-    back_store = _helper_store(rows)
-    parent = os.getpid()
 
-    def read_stretch(low: int, high: int) -> list[tuple[RevisionFile, Row | None]]:
-        if os.getpid() != parent:  # the helper: its rows go to the store made for it
-            from chainlint.rows import write_to
-
-            write_to(back_store)
+    def read_stretch(low: int, high: int) -> list[tuple[RevisionFile, str | None]]:
         return _read_rows(stretch[low:high], constants, max_file_size, rows)
 
     try:
@@ -230,25 +223,19 @@ def _split_threshold(meanwhile: Callable[[], None] | None) -> int:
 
 def _read_rows(
     paths: list[Path], constants: ModuleConstants, max_file_size: int, rows: bool
-) -> list[tuple[RevisionFile, Row | None]]:
-    found = [_read_row(path, constants, max_file_size, rows) for path in paths]
-    if rows:
-        from chainlint.rows import flush
-
-        flush()  # the RowRefs made here may be handed on now
-    return found
+) -> list[tuple[RevisionFile, str | None]]:
+    return [_read_row(path, constants, max_file_size, rows) for path in paths]
 
 
 def _read_row(
     path: Path, constants: ModuleConstants, max_file_size: int, rows: bool
-) -> tuple[RevisionFile, Row | None]:
+) -> tuple[RevisionFile, str | None]:
     file = _read_one(path, constants, max_file_size)
     if not rows or file.unscanned:
         return file, None
     from chainlint.cache import row_text
-    from chainlint.rows import keep
 
-    return file, keep(row_text(file))
+    return file, row_text(file)
 
 
 def _processes() -> int:
@@ -276,26 +263,13 @@ def _processes() -> int:
     return max(1, min(cores, 4, 1 + helpers))
 
 
-def _helper_store(rows: bool) -> RowStore | None:
-    """A row store for a helper about to be forked, while this process stores its rows."""
-    if not rows:
-        return None
-    from chainlint import rows as row_stores
-
-    return row_stores.new_store() if row_stores.is_storing() else None
-
-
 def _start_helper(share: list[Path], max_file_size: int, rows: bool) -> Child | None:
     from chainlint.apart import fork
-
-    store = _helper_store(rows)
 
     def read_share(handle: IO[bytes]) -> object:
         from chainlint.constants import ModuleConstants
         from chainlint.handoff import send
-        from chainlint.rows import write_to
 
-        write_to(store)
         read = _read_rows(share, ModuleConstants(), max_file_size, rows)
         send(handle, share, read)
         return read
@@ -305,7 +279,7 @@ def _start_helper(share: list[Path], max_file_size: int, rows: bool) -> Child | 
 
 def _finish_helper(
     helper: Child | None, share: list[Path]
-) -> list[tuple[RevisionFile, Row | None]] | None:
+) -> list[tuple[RevisionFile, str | None]] | None:
     if helper is None:
         return None
     from chainlint.handoff import is_read_row, receive
@@ -430,9 +404,7 @@ def lint_environment(
     keys = replay.file_stamps(strings, cache.stamp)
     results = cache.ResultCache(folder, environment.root, len(strings))
     key = cache.environment_key(environment, settings, strings, keys)
-    from chainlint.rows import row_digest, storing
-
-    with bulk_work(), storing():
+    with bulk_work():
         cached = results.load(key)
         if cached is not None:
             return _reused(environment, cached)
@@ -441,7 +413,7 @@ def lint_environment(
         constants = ModuleConstants()
         material = cache.environment_material(environment, settings)
         # The files read for the files table, kept for the read cache when they changed.
-        early: dict[str, tuple[RevisionFile, Row | None]] = {}
+        early: dict[str, tuple[RevisionFile, str | None]] = {}
 
         def digests(indices: list[int]) -> list[str | None]:
             chosen = [Path(strings[i]) for i in indices]
@@ -449,7 +421,7 @@ def lint_environment(
             found: list[str | None] = []
             for path, (file, text) in zip(chosen, read, strict=True):
                 early[str(path)] = (file, text)
-                found.append(row_digest(text) if text is not None else None)
+                found.append(cache.text_digest(text) if text is not None else None)
             return found
 
         cached = results.load_touched(key, material, strings, keys, digests)
@@ -458,40 +430,43 @@ def lint_environment(
         paths = list(environment.files)
         reads = cache.ReadCache(folder, environment.root, len(paths))
 
-        def read(paths: list[Path]) -> list[tuple[RevisionFile, Row | None]]:
+        def read(paths: list[Path]) -> list[tuple[RevisionFile, str | None]]:
             todo = [path for path in paths if str(path) not in early]
             meanwhile = pending_check_imports()  # a graph is built unless the content matches
-            read = read_files(todo, constants, settings.max_file_size, True, meanwhile)
+            read = read_files(todo, constants, settings.max_file_size, False, meanwhile)
             done = dict(zip(todo, read, strict=True))
             return [early.pop(str(path)) if path not in done else done[path] for path in paths]
 
         fresh = cache.refresh(paths, keys, reads, read)
-        table = reads.table(paths)
-        content = cache.content_digest(material, paths, table[1]) if table is not None else None
-        cached = results.load_content(content)
-        if cached is not None:
-            # The read cache is not written: its touched entries are read again (and found
-            # the same) only when a stat key misses again; writing every entry costs more.
-            # The files table is: the next touch is compared with it.
-            results.rekey(key, strings, table)
-            reads.close()
-            return _reused(environment, cached)
+        content = None
+        if len(fresh) < BULK_READ:
+            # Few files read again (a touch, an edit): their rows give the content key now,
+            # and findings made for that content are reused. After a bulk read (cold) the
+            # rows are made by whoever writes the read cache, while the graph is built.
+            table = reads.table(paths)
+            content = cache.content_digest(material, paths, table[1]) if table else None
+            cached = results.load_content(content)
+            if cached is not None:
+                # The read cache is not written: its touched entries are read again (and
+                # found the same) only when a stat key misses again; writing every entry
+                # costs more. The files table is: the next touch is compared with it.
+                results.rekey(key, strings, table)
+                reads.close()
+                return _reused(environment, cached)
+            del table
         changes = reads.changes
         files_read = cache.cached_files(paths, keys, reads, read, fresh, spread_work)
         if reads.changes != changes:  # an entry of an unexpected shape was read again
-            content = reads.content_key(material, paths)
-            table = reads.table(paths)
+            content = None
         keep = {str(path) for path in paths}
-        writing = functools.partial(_write_caches, reads, keep, results, content, strings, table)
+        writing = functools.partial(_write_caches, reads, keep, results, material, strings)
         writer = _write_apart(writing) if len(paths) >= WRITE_APART_THRESHOLD else None
-        encoded = None
         if writer is None:
-            reads.save(keep)
-            encoded = cache.encode_table(content, strings, table) if content and table else None
+            content = writing()
         # Every entry, row text and stat key is written: not kept while the graph and rules run.
         reads.close()
-        del reads, fresh, keys, table, writing
-    save = (results, key, content, encoded, writer)
+        del reads, fresh, keys, writing
+    save = (results, key, content, writer)
     return _check_files(environment, settings, files_read, None, save)
 
 
@@ -500,16 +475,27 @@ def lint_environment(
 WRITE_APART_THRESHOLD = 1000
 
 
+# From this many files read again, their rows are made only when the read cache is written.
+BULK_READ = 1000
+
+
 def _write_caches(
-    reads: Any, keep: set[str], results: Any, content: str | None, strings: Any, table: Any
-) -> None:
-    """The read cache's entries, then the files table of these findings' content key."""
+    reads: Any, keep: set[str], results: Any, material: str, strings: Sequence[str]
+) -> str | None:
+    """The read cache's entries, then the files table: the content key of the files (None
+    when one could not be read), which the findings are saved under."""
+    from chainlint.cache import content_digest
+
     reads.save(keep)
-    if content and table:
-        results.write_table(content, strings, table)
+    table = reads.table(strings)
+    if table is None:
+        return None
+    content = content_digest(material, strings, table[1])
+    results.write_table(content, strings, table)
+    return content
 
 
-def _write_apart(write: Callable[[], None]) -> Child | None:
+def _write_apart(write: Callable[[], str | None]) -> Child | None:
     """`write` (the read cache's entries and the files table) done by a forked child, when a
     core is idle now; None (nothing started) otherwise. The child hands back the CPU time it
     took."""
@@ -517,22 +503,24 @@ def _write_apart(write: Callable[[], None]) -> Child | None:
         return None
     from chainlint.apart import start
 
-    def write_and_time() -> float:
-        write()
-        return time.process_time()
+    def write_and_time() -> tuple[str | None, float]:
+        return write(), time.process_time()
 
     return start(write_and_time)
 
 
-def _finish_writer(writer: Child) -> None:
-    """Wait for the cache writer (done by now, as a rule) and count its CPU time as idle for
-    the next decision (the rules apart). A writer that failed leaves the read cache and files
-    table as they were: a later check reads the files again and writes them."""
+def _finish_writer(writer: Child) -> str | None:
+    """Wait for the cache writer and count its CPU time as idle for the next decision (the
+    rules apart); the content key it wrote the files table for. A writer that failed leaves
+    the read cache and files table as they were: a later check reads the files again and
+    writes them."""
     from chainlint.apart import result
 
-    spent = result(writer)
-    if type(spent) is float:
-        METER.credit(spent)
+    made = result(writer)
+    if type(made) is not tuple or len(made) != 2 or type(made[1]) is not float:
+        return None
+    METER.credit(made[1])
+    return made[0] if type(made[0]) is str else None
 
 
 def _reused(environment: Environment, cached: Any) -> tuple[EnvironmentResult, list[Finding]]:
@@ -545,29 +533,33 @@ def _check_files(
     settings: Settings,
     files_read: list[RevisionFile],
     base_ref: str | None,
-    save: tuple[Any, str, str | None, Any, Child | None] | None = None,
+    save: tuple[Any, str, str | None, Child | None] | None = None,
 ) -> tuple[EnvironmentResult, list[Finding]]:
     from chainlint.graph import RevisionGraph
 
     with bulk_work():
         graph = RevisionGraph(environment, files_read)
-        if save is not None and save[4] is not None:
-            _finish_writer(save[4])
+        writer = save[3] if save is not None else None
+        content = save[2] if save is not None else None
+        if writer is not None and writer.ready():  # its core is free for the rules
+            content, writer = _finish_writer(writer) or content, None
         base = None
         if base_ref is not None:
             from chainlint.git import base_snapshot
 
             base = base_snapshot(environment, base_ref)
         findings = check_graph(graph, settings, base)
+        if writer is not None:
+            content = _finish_writer(writer) or content
         summary = GraphSummary(len(graph.revisions), graph.heads, graph.bases)
         if save is not None:
-            results, key, content, table, _ = save
+            results, key = save[:2]
             modules = {module for file in graph.files for module in file.used_modules}
             counts = (summary.revisions, summary.heads, summary.bases)
             from chainlint.rules.cl010_multiple_heads import mtime_ordered_heads
 
             timed = [graph.revisions[head].path for head in mtime_ordered_heads(graph)]
-            results.save(key, counts, findings, modules, content, table, timed)
+            results.save(key, counts, findings, modules, content, timed)
     return EnvironmentResult(environment, graph, summary), findings
 
 

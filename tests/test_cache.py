@@ -36,6 +36,7 @@ from chainlint.read import read_revision_file
 from chainlint.rules.base import migration
 from helpers import (
     READ_HEADER,
+    chain_with_defects,
     read_cache_file,
     versions_environment,
     write_read_cache_file,
@@ -218,6 +219,7 @@ def test_fixture_results_identical_cold_warm_and_split(
     monkeypatch.setattr(lint, "SPLIT_THRESHOLD_WITH_IMPORTS", 1)
     monkeypatch.setattr(lint, "RULES_APART_THRESHOLD", 1)
     monkeypatch.setattr(lint, "WRITE_APART_THRESHOLD", 1)
+    monkeypatch.setattr(lint, "BULK_READ", 1)  # the rows made by the writer alone
     monkeypatch.setenv("CHAINLINT_PROCESSES", "3")
     assert run(False) == cold
     shutil.rmtree(tmp_path / "cache")  # written again, by the writer apart
@@ -927,26 +929,21 @@ def test_shares_let_the_parent_and_helpers_finish_together(
 def test_the_read_cache_file_holds_every_row_that_reads_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Written, the file holds each entry's row (a text, or read back from a row store) and its
-    index item; a row that does not read back as it was made is left out, never written
-    wrong. Loaded, its rows are read from the file when used, and the cache written again
-    from them is the same file."""
-    from chainlint import rows
-
+    """Written, the file holds each entry's row (its text, made when the file was read or, for
+    a file given without one, when the cache is written) and its index item; a loaded row that
+    does not read back as its digest says is left out, never written wrong. Loaded, its rows
+    are read from the file when used, and the cache written again from them is the same file."""
     monkeypatch.setattr(cache_module, "build", lambda: "test")
-    rows_made = ['[1,"a\\""]', "[2]", "[3," + "4," * 3000 + "5]"]
-    with rows.storing():
-        reads = ReadCache(tmp_path / "cache", tmp_path)
-        stored = rows.keep(rows_made[1])
-        rows.flush()
-        entries: dict[str, Any] = {
-            "/v/a.py": [[1, 2, 3, 4], [], rows_made[0], text_digest(rows_made[0])],
-            "/v/b.py": [[5, 6, 7, 8], [["/m.py", [1, 2, 3, 4]]], stored, rows.row_digest(stored)],
-            "/v/c.py": [[9, 9, 9, 9], [], rows_made[2], text_digest(rows_made[2])],
-            "/v/lost.py": [[1, 1, 1, 1], [], rows.RowRef(0, 0, 3, "0" * 32), "0" * 32],
-        }
-        reads.entries, reads.dirty = dict(entries), True
-        reads.save(set(entries))
+    file = read_revision_file(chain_with_defects(tmp_path / "versions", 1) / "r01.py")
+    rows_made = ['[1,"a\\""]', cache_module.row_text(file), "[3," + "4," * 3000 + "5]"]
+    reads = ReadCache(tmp_path / "cache", tmp_path)
+    reads.put(Path("/v/a.py"), [1, 2, 3, 4], file, rows_made[0])
+    reads.put(Path("/v/b.py"), [5, 6, 7, 8], file)  # its row is made as the cache is written
+    reads.put(Path("/v/c.py"), [9, 9, 9, 9], file, rows_made[2])
+    reads.entries["/v/lost.py"] = [[1, 1, 1, 1], [], 0, 3, "0" * 32]  # loaded, nothing behind it
+    entries = dict(reads.entries)
+    dependencies = [[str(p), cache_module.stamp(p)] for p in file.used_modules]
+    reads.save(set(entries))
     (written,) = (tmp_path / "cache").glob("read-*.json")
     header, document = read_cache_file(written)
     assert header == {
@@ -957,8 +954,10 @@ def test_the_read_cache_file_holds_every_row_that_reads_back(
         "index": READ_HEADER + sum(map(len, rows_made)),
     }
     assert document == {
-        path: [entry[0], entry[1], rows_made[i], entry[3]]
-        for i, (path, entry) in enumerate(list(entries.items())[:3])
+        path: [key, dependencies, rows_made[i], text_digest(rows_made[i])]
+        for i, (path, key) in enumerate(
+            [("/v/a.py", [1, 2, 3, 4]), ("/v/b.py", [5, 6, 7, 8]), ("/v/c.py", [9, 9, 9, 9])]
+        )
     }
     loaded = ReadCache(tmp_path / "cache", tmp_path)
     assert [loaded._row_data(entry) for entry in loaded.entries.values()] == [

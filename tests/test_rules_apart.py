@@ -179,6 +179,31 @@ def test_a_child_output_is_read_once_done_and_the_child_reaped() -> None:
         os.waitpid(child.pid, os.WNOHANG)
 
 
+def test_a_child_is_ready_once_done_or_gone() -> None:
+    """`ready` never waits: false while the child works, true once it is done or has died."""
+    read, write = os.pipe()
+    try:
+        waiting = apart.fork(lambda handle: os.read(read, 1))
+        assert waiting is not None
+        assert not waiting.ready()
+        os.write(write, b"go")
+        deadline = time.monotonic() + 30
+        while not waiting.ready() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert waiting.ready() and waiting.finished() is not None
+        waiting.close()
+    finally:
+        os.close(read)
+        os.close(write)
+    dying = apart.fork(lambda handle: os._exit(3))
+    assert dying is not None
+    deadline = time.monotonic() + 30
+    while not dying.ready() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert dying.ready() and dying.finished() is None
+    dying.close()
+
+
 def test_a_child_that_dies_before_it_is_done_gives_nothing() -> None:
     child = apart.fork(lambda handle: os._exit(3))
     assert child is not None

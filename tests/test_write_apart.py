@@ -5,6 +5,7 @@ its cache, never a finding."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -49,10 +50,32 @@ def _forks_counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return forks
 
 
+def _rows_given(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each file recorded in the read cache came with its row made."""
+    given: list[bool] = []
+    put = cache.ReadCache.put
+
+    def recording(self: Any, path: Path, key: Any, file: Any, row: Any = None) -> None:
+        given.append(row is not None)
+        put(self, path, key, file, row)
+
+    monkeypatch.setattr(cache.ReadCache, "put", recording)
+    return given
+
+
+@pytest.mark.parametrize("bulk", [False, True])
 def test_the_writer_writes_what_this_process_would(
-    versions: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    versions: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bulk: bool
 ) -> None:
+    """Byte for byte, whether the rows are made as the files' content key is taken (few files
+    read) or only by the writer (a bulk read), here or apart."""
     here = _check(versions, tmp_path / "here", monkeypatch, "1")
+    if bulk:
+        monkeypatch.setattr(lint, "BULK_READ", 1)
+        given = _rows_given(monkeypatch)
+        assert _check(versions, tmp_path / "bulk here", monkeypatch, "1") == here
+        assert given and not any(given)  # the read made no row
+        assert _written(tmp_path / "bulk here") == _written(tmp_path / "here")
     monkeypatch.setattr(lint, "WRITE_APART_THRESHOLD", 1)
     forks = _forks_counted(monkeypatch)
     apart = _check(versions, tmp_path / "apart", monkeypatch, "2")
@@ -64,6 +87,54 @@ def test_the_writer_writes_what_this_process_would(
     # The next check with one file touched is answered from the files table it wrote.
     os.utime(versions / "r03.py")
     assert _check(versions, tmp_path / "apart", monkeypatch, "2") == here
+
+
+def test_after_a_bulk_read_a_writer_that_fails_costs_only_the_cache(
+    versions: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer made the rows and the content key: failing, it leaves the findings saved
+    under no content key, and the next check (one file touched) makes them again, the same,
+    and writes every cache file; the one after it is answered from them."""
+    here = _check(versions, tmp_path / "here", monkeypatch, "1")
+    monkeypatch.setattr(lint, "WRITE_APART_THRESHOLD", 1)
+    monkeypatch.setattr(lint, "BULK_READ", 1)
+    parent = os.getpid()
+    save = cache.ReadCache.save
+
+    def failing(self: Any, keep: set[str]) -> None:
+        if os.getpid() != parent:
+            raise RuntimeError("the disk is gone")
+        save(self, keep)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cache.ReadCache, "save", failing)
+        assert _check(versions, tmp_path / "apart", monkeypatch, "2") == here
+    (result,) = (tmp_path / "apart").glob("result-*.json")
+    assert json.loads(result.read_bytes().partition(b"\n")[2])["content"] is None
+    checks = _graphs_built(monkeypatch)
+    os.utime(versions / "r03.py")
+    assert _check(versions, tmp_path / "apart", monkeypatch, "2") == here
+    assert checks == [1]
+    assert {name.split("-")[0] for name in _written(tmp_path / "apart")} == {
+        "read",
+        "files",
+        "result",
+    }
+    os.utime(versions / "r04.py")  # now answered from the files table it wrote
+    assert _check(versions, tmp_path / "apart", monkeypatch, "2") == here
+    assert checks == [1]
+
+
+def _graphs_built(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    built: list[int] = []
+    check_files = lint._check_files
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        built.append(1)
+        return check_files(*args, **kwargs)
+
+    monkeypatch.setattr(lint, "_check_files", counting)
+    return built
 
 
 def test_no_writer_below_the_threshold(
