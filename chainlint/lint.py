@@ -311,12 +311,14 @@ def check_graph(
     settings: Settings,
     base: BaseSnapshot | None = None,
     database: DatabaseState | None = None,
+    core_shared: bool = False,
 ) -> list[Finding]:
     """Run the selected rules on one graph; drop findings silenced by `# noqa`.
 
-    On a large graph with a core idle now, the rules that replay the schema (the costliest by
-    far, one shared pass over every operation) run in a forked child meanwhile; the findings
-    are the same, in the same order, either way."""
+    On a large graph with a core idle now (or the one a cache writer apart has: `core_shared`),
+    the rules that replay the schema (the costliest by far, one shared pass over every
+    operation) run in a forked child meanwhile; the findings are the same, in the same order,
+    either way."""
     from chainlint import apart
     from chainlint.rules import selected_rules
     from chainlint.rules.base import RuleContext
@@ -324,7 +326,7 @@ def check_graph(
     ctx = RuleContext(graph, settings, base, database)
     rules = selected_rules(settings)
     # Not beside a database connection: a fork would share its socket.
-    split = database is None and _rules_apart(graph)
+    split = database is None and _rules_apart(graph, core_shared)
     elsewhere = [rule for rule in rules if rule.replays_schema] if split else []
     child = apart.start(lambda: [_run_rule(rule, ctx) for rule in elsewhere]) if elsewhere else None
     if child is None:
@@ -368,8 +370,15 @@ def _run_rule(rule: Rule, ctx: RuleContext) -> list[Finding]:
         ) from exc
 
 
-def _rules_apart(graph: RevisionGraph) -> bool:
-    return len(graph.revisions) >= RULES_APART_THRESHOLD and _processes() >= 2
+def _rules_apart(graph: RevisionGraph, core_shared: bool = False) -> bool:
+    """Whether the schema rules run in a child: on a large graph, when a core is idle now, or
+    when `core_shared`: the cache writer, forked onto a core idle then, works on (it makes
+    every row of a bulk read). They share its core: measured by bench/run.py at 10k, ~0.02 s
+    slower than running them here, and the schema model (~5 MB) is then not added to this
+    process's memory, which holds everything else."""
+    if len(graph.revisions) < RULES_APART_THRESHOLD:
+        return False
+    return core_shared or _processes() >= 2
 
 
 def _findings_lists(results: object, count: int) -> TypeGuard[list[list[Finding]]]:
@@ -439,7 +448,8 @@ def lint_environment(
 
         fresh = cache.refresh(paths, keys, reads, read)
         content = None
-        if len(fresh) < BULK_READ:
+        bulk = len(fresh) >= BULK_READ
+        if not bulk:
             # Few files read again (a touch, an edit): their rows give the content key now,
             # and findings made for that content are reused. After a bulk read (cold) the
             # rows are made by whoever writes the read cache, while the graph is built.
@@ -465,8 +475,8 @@ def lint_environment(
             content = writing()
         # Every entry, row text and stat key is written: not kept while the graph and rules run.
         reads.close()
-        del reads, fresh, keys, writing
-    save = (results, key, content, writer)
+        del reads, fresh, keys, writing, keep
+    save = _Save(results, key, content, writer, bulk)
     return _check_files(environment, settings, files_read, None, save)
 
 
@@ -523,6 +533,18 @@ def _finish_writer(writer: Child) -> str | None:
     return made[0] if type(made[0]) is str else None
 
 
+@record
+class _Save:
+    """What a check that reuses caches saves its findings with: the result cache, the stat
+    key, the content key when known, the cache writer apart, and whether it makes every row."""
+
+    results: Any
+    key: str
+    content: str | None
+    writer: Child | None
+    bulk: bool
+
+
 def _reused(environment: Environment, cached: Any) -> tuple[EnvironmentResult, list[Finding]]:
     (count, heads, bases), findings = cached
     return EnvironmentResult(environment, None, GraphSummary(count, heads, bases)), findings
@@ -533,27 +555,30 @@ def _check_files(
     settings: Settings,
     files_read: list[RevisionFile],
     base_ref: str | None,
-    save: tuple[Any, str, str | None, Child | None] | None = None,
+    save: _Save | None = None,
 ) -> tuple[EnvironmentResult, list[Finding]]:
     from chainlint.graph import RevisionGraph
 
     with bulk_work():
         graph = RevisionGraph(environment, files_read)
-        writer = save[3] if save is not None else None
-        content = save[2] if save is not None else None
-        if writer is not None and writer.ready():  # its core is free for the rules
+        writer, content = (save.writer, save.content) if save is not None else (None, None)
+        bulk = save is not None and save.bulk
+        # A writer that copies rows made already is done by now, as a rule: waited for, its
+        # core is free for the rules. One that makes every row (a bulk read) works on while
+        # the rules run here.
+        if writer is not None and (not bulk or writer.ready()):
             content, writer = _finish_writer(writer) or content, None
         base = None
         if base_ref is not None:
             from chainlint.git import base_snapshot
 
             base = base_snapshot(environment, base_ref)
-        findings = check_graph(graph, settings, base)
+        findings = check_graph(graph, settings, base, core_shared=writer is not None)
         if writer is not None:
             content = _finish_writer(writer) or content
         summary = GraphSummary(len(graph.revisions), graph.heads, graph.bases)
         if save is not None:
-            results, key = save[:2]
+            results, key = save.results, save.key
             modules = {module for file in graph.files for module in file.used_modules}
             counts = (summary.revisions, summary.heads, summary.bases)
             from chainlint.rules.cl010_multiple_heads import mtime_ordered_heads

@@ -5,6 +5,7 @@ its cache, never a finding."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from chainlint import cache, idle, lint
+from chainlint import apart, cache, idle, lint
 from chainlint.config import Settings
 from helpers import chain_with_defects
 
@@ -78,9 +79,9 @@ def test_the_writer_writes_what_this_process_would(
         assert _written(tmp_path / "bulk here") == _written(tmp_path / "here")
     monkeypatch.setattr(lint, "WRITE_APART_THRESHOLD", 1)
     forks = _forks_counted(monkeypatch)
-    apart = _check(versions, tmp_path / "apart", monkeypatch, "2")
+    found = _check(versions, tmp_path / "apart", monkeypatch, "2")
     assert forks == [1]
-    assert apart == here
+    assert found == here
     written = _written(tmp_path / "apart")
     assert {name.split("-")[0] for name in written} == {"read", "files", "result"}
     assert written == _written(tmp_path / "here")
@@ -223,3 +224,58 @@ def test_a_decision_just_after_a_mark_keeps_what_the_last_one_saw(
     fresh.mark()
     assert fresh.cores() == pytest.approx(0.01 / 0.02)
     assert len(slept) == 1  # no earlier reading: a window of SHORTEST seconds is taken
+
+
+def _order_recorded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What happens after the read, in order: the writer taken, the rules run (and where)."""
+    order: list[str] = []
+    finish, check, start = lint._finish_writer, lint.check_graph, apart.start
+
+    def finishing(writer: Any) -> Any:
+        order.append("writer")
+        return finish(writer)
+
+    def checking(*args: Any, **kwargs: Any) -> Any:
+        order.append("rules")
+        return check(*args, **kwargs)
+
+    def starting(make: Any) -> Any:
+        order.append("child")
+        return start(make)
+
+    monkeypatch.setattr(lint, "_finish_writer", finishing)
+    monkeypatch.setattr(lint, "check_graph", checking)
+    monkeypatch.setattr(apart, "start", starting)
+    return order
+
+
+def test_after_a_bulk_read_the_schema_rules_share_the_writers_core(
+    versions: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer makes every row: the rules do not wait for it, and the schema rules run in a
+    child even with no other core idle (the writer's is shared), with the same findings."""
+    here = _check(versions, tmp_path / "here", monkeypatch, "1")
+    monkeypatch.setattr(lint, "WRITE_APART_THRESHOLD", 1)
+    monkeypatch.setattr(lint, "BULK_READ", 1)
+    monkeypatch.setattr(lint, "RULES_APART_THRESHOLD", 1)
+    idle_cores = itertools.chain([2], itertools.repeat(1))  # for the writer, then none
+    monkeypatch.setattr(lint, "_processes", lambda: next(idle_cores))
+    monkeypatch.setattr(apart.Child, "ready", lambda self: False)
+    order = _order_recorded(monkeypatch)
+    assert _check(versions, tmp_path / "apart", monkeypatch, "2") == here
+    assert order == ["child", "rules", "child", "writer"]
+
+
+def test_after_few_files_read_the_writer_is_waited_for_before_the_rules(
+    versions: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer copies rows made already (done by the time the graph is, as a rule): taken
+    first, its time counts as idle for the rules' decision, which finds no core shared."""
+    here = _check(versions, tmp_path / "here", monkeypatch, "1")
+    monkeypatch.setattr(lint, "WRITE_APART_THRESHOLD", 1)
+    monkeypatch.setattr(lint, "RULES_APART_THRESHOLD", 1)
+    idle_cores = itertools.chain([2], itertools.repeat(1))
+    monkeypatch.setattr(lint, "_processes", lambda: next(idle_cores))
+    order = _order_recorded(monkeypatch)
+    assert _check(versions, tmp_path / "apart", monkeypatch, "2") == here
+    assert order == ["child", "writer", "rules"]
