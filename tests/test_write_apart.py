@@ -51,6 +51,23 @@ def _forks_counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return forks
 
 
+def _check_with_the_writer_failing(
+    versions: Path, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    """A check whose cache writer apart fails as it writes the read cache."""
+    parent = os.getpid()
+    save = cache.ReadCache.save
+
+    def failing(self: Any, keep: set[str]) -> None:
+        if os.getpid() != parent:
+            raise RuntimeError("the disk is gone")
+        save(self, keep)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cache.ReadCache, "save", failing)
+        return _check(versions, folder, patch, "2")
+
+
 def _rows_given(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Whether each file recorded in the read cache came with its row made."""
     given: list[bool] = []
@@ -99,17 +116,7 @@ def test_after_a_bulk_read_a_writer_that_fails_costs_only_the_cache(
     here = _check(versions, tmp_path / "here", monkeypatch, "1")
     monkeypatch.setattr(lint, "WRITE_APART_THRESHOLD", 1)
     monkeypatch.setattr(lint, "BULK_READ", 1)
-    parent = os.getpid()
-    save = cache.ReadCache.save
-
-    def failing(self: Any, keep: set[str]) -> None:
-        if os.getpid() != parent:
-            raise RuntimeError("the disk is gone")
-        save(self, keep)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(cache.ReadCache, "save", failing)
-        assert _check(versions, tmp_path / "apart", monkeypatch, "2") == here
+    assert _check_with_the_writer_failing(versions, tmp_path / "apart", monkeypatch) == here
     (result,) = (tmp_path / "apart").glob("result-*.json")
     assert json.loads(result.read_bytes().partition(b"\n")[2])["content"] is None
     checks = _graphs_built(monkeypatch)
@@ -159,17 +166,7 @@ def test_a_writer_that_fails_costs_only_the_cache(
     content key, so it writes the files table (the read cache waits for a changed file)."""
     here = _check(versions, tmp_path / "here", monkeypatch, "1")
     monkeypatch.setattr(lint, "WRITE_APART_THRESHOLD", 1)
-    parent = os.getpid()
-    save = cache.ReadCache.save
-
-    def failing(self: Any, keep: set[str]) -> None:
-        if os.getpid() != parent:
-            raise RuntimeError("the disk is gone")
-        save(self, keep)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(cache.ReadCache, "save", failing)
-        assert _check(versions, tmp_path / "apart", monkeypatch, "2") == here
+    assert _check_with_the_writer_failing(versions, tmp_path / "apart", monkeypatch) == here
     assert {name.split("-")[0] for name in _written(tmp_path / "apart")} == {"result"}
     monkeypatch.setattr(lint, "WRITE_APART_THRESHOLD", 10_000)
     os.utime(versions / "r03.py")  # the result's stat key no longer holds
