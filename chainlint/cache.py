@@ -405,6 +405,7 @@ class FreshEntry:
         self.digest = text_digest(text) if text is not None else None
 
     def data(self) -> bytes:
+        """The row's bytes, its digest set (a row made here is not kept)."""
         if self.text is not None:
             return self.text.encode("ascii")
         data = row_text(self.file).encode("ascii")
@@ -412,6 +413,7 @@ class FreshEntry:
         return data
 
     def row_digest(self) -> str:
+        """The row's digest; a row made for it is kept, to be written as it is."""
         if self.digest is None:
             self.text = row_text(self.file)
             self.digest = text_digest(self.text)

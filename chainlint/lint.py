@@ -92,7 +92,8 @@ def read_environment(
     meanwhile = pending_check_imports()
 
     def read(paths: list[Path]) -> list[tuple[RevisionFile, str | None]]:
-        return read_files(paths, shared, max_file_size, rows=True, meanwhile=meanwhile)
+        # No rows: the read cache makes each file's row as it writes it (cache.FreshEntry).
+        return read_files(paths, shared, max_file_size, meanwhile=meanwhile)
 
     with bulk_work():
         if cache and not os.environ.get("CHAINLINT_NO_CACHE"):
@@ -101,8 +102,7 @@ def read_environment(
             folder = cache_folder(environment)
             reads = ReadCache(folder, environment.root, len(paths))
             return read_with_cache(paths, reads, read, spread_work)
-        found = read_files(paths, shared, max_file_size, meanwhile=meanwhile)
-        return [file for file, _ in found]
+        return [file for file, _ in read(paths)]
 
 
 # What a check imports once its files are read: networkx (through the graph) and every rule.

@@ -228,6 +228,28 @@ def test_fixture_results_identical_cold_warm_and_split(
     assert run(True, copy) == run(False, copy)  # the cache written by a split run
 
 
+def test_a_cached_read_makes_no_row_and_writes_what_a_check_writes(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`read_environment` with the cache (fix, db, schema): each file read is recorded with no
+    row, its row made as the cache is written; the read cache is the one `check` writes."""
+    given: list[bool] = []
+    put = ReadCache.put
+
+    def recording(self: Any, path: Path, key: Any, file: Any, row: Any = None) -> None:
+        given.append(row is not None)
+        put(self, path, key, file, row)
+
+    _summary(tree, cache=True)
+    written_by_check = _cache_file(tree).read_bytes()
+    _cache_file(tree).unlink()
+    monkeypatch.setattr(ReadCache, "put", recording)
+    (environment,) = discover_environments([tree])
+    assert lint.read_environment(environment, cache=True) == lint.read_environment(environment)
+    assert given and not any(given)
+    assert _cache_file(tree).read_bytes() == written_by_check
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the split read forks")
 def test_split_read_gives_the_same_files(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (environment,) = discover_environments([tree])
