@@ -9,7 +9,7 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from chainlint.config import DEFAULT_MAX_FILE_SIZE
 from chainlint.constants import ConstantValue, ModuleConstants
@@ -249,7 +249,9 @@ def _parse(path: Path, data: bytes, constants: ModuleConstants) -> RevisionFile:
     reader = _ModuleReader(path, text, constants, lines)
     assignments = reader.read_assignments(module)
     docstring_lines, header = _read_header(module, lines)
-    operations = read_operations(module, reader._constant, reader._position)
+    # In ASCII text ast's columns are character offsets: the position is the node's own.
+    position = _node_position if reader._ascii else reader._position
+    operations = read_operations(module, reader._constant, position)
     legacy = None
     if "revision" not in assignments:
         match = LEGACY_REVISION_FILE.match(path.name)
@@ -403,7 +405,17 @@ class _ModuleReader:
     def read_assignments(self, module: ast.Module) -> dict[str, Assignment]:
         found: dict[str, Assignment] = {}
         for stmt in module.body:
-            # Exact node types (ast.parse makes no subclasses): identity tests, cheapest first.
+            # Exact node types (ast.parse makes no subclasses): identity tests, the most common
+            # first (Alembic's template annotates its four assignments).
+            if type(stmt) is ast.AnnAssign:
+                value = stmt.value
+                if value is not None:
+                    named = stmt.target
+                    if type(named) is ast.Name:
+                        self._bind(found, named.id, value, True)
+                    else:
+                        self._assign(found, named, value, annotated=True)
+                continue
             kind = type(stmt)
             if kind is ast.FunctionDef or kind is ast.Expr:
                 continue
@@ -411,9 +423,6 @@ class _ModuleReader:
             if type(stmt) is ast.Assign:
                 for target in stmt.targets:
                     self._assign(found, target, stmt.value, annotated=False)
-            elif type(stmt) is ast.AnnAssign:
-                if stmt.value is not None:
-                    self._assign(found, stmt.target, stmt.value, annotated=True)
             elif type(stmt) is ast.ImportFrom or type(stmt) is ast.Import:
                 self._record_import(stmt)
             elif type(stmt) is ast.AugAssign:
@@ -604,6 +613,12 @@ class _ModuleReader:
         if offset and not self._ascii and line - 1 < len(self._lines):
             offset = len(self._lines[line - 1].encode("utf-8")[:offset].decode("utf-8", "ignore"))
         return line, offset + 1
+
+
+def _node_position(node: Any) -> tuple[int, int]:
+    """`_ModuleReader._position` in an ASCII file, for the statements and expressions the
+    operation reader asks about (each has a position)."""
+    return node.lineno, node.col_offset + 1
 
 
 _UNRESOLVED = object()
