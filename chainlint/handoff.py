@@ -11,6 +11,7 @@ back. Imported only when work is split (pickle costs a warm run nothing).
 
 from __future__ import annotations
 
+import copyreg
 import dataclasses
 import io
 import operator
@@ -181,15 +182,44 @@ def _share_path(index: int) -> Path:
 class _HelperPickler(pickle.Pickler):
     def __init__(self, handle: Any, share: list[Path]) -> None:
         super().__init__(handle, protocol=pickle.HIGHEST_PROTOCOL)
-        self._indices = {id(path): index for index, path in enumerate(share)}
+        indices = {id(path): index for index, path in enumerate(share)}
+        # Asked (in C) for what is not a plain str, int, tuple, list, ...: a reducer by type,
+        # made at its first object (a reducer_override would be one more Python call each).
+        self.dispatch_table = _Reducers(indices)
 
-    def reducer_override(self, obj: Any) -> Any:
-        # Called for what is not a plain str, int, list, ... (those are written in C).
-        index = self._indices.get(id(obj))
-        if index is not None:
-            return _share_path, (index,)
-        fields = _constructor_fields(type(obj))
-        return (type(obj), fields(obj)) if fields is not None else NotImplemented
+
+class _Reducers(dict[type, Callable[[Any], Any]]):
+    """The pickler's reducer for each type met: a record travels as its constructor's
+    arguments, one of the share's paths as its index, anything else as pickle would have it."""
+
+    def __init__(self, indices: dict[int, int]) -> None:
+        super().__init__()
+        self._indices = indices
+
+    def __missing__(self, kind: type) -> Callable[[Any], Any]:
+        fields = _constructor_fields(kind)
+        if fields is not None:
+            reducer = _record_reducer(kind, fields)
+        elif issubclass(kind, Path):
+            reducer = self._path
+        else:
+            reducer = copyreg.dispatch_table.get(kind, _default_reduce)
+        self[kind] = reducer
+        return reducer
+
+    def _path(self, path: Path) -> Any:
+        index = self._indices.get(id(path))
+        return (_share_path, (index,)) if index is not None else path.__reduce__()
+
+
+def _record_reducer(
+    kind: type, fields: Callable[[Any], tuple[Any, ...]]
+) -> Callable[[Any], tuple[Any, ...]]:
+    return lambda obj: (kind, fields(obj))
+
+
+def _default_reduce(obj: Any) -> Any:
+    return obj.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
 
 
 class _HelperUnpickler(pickle.Unpickler):

@@ -378,3 +378,31 @@ def test_the_parent_takes_what_the_helper_sent_between_its_claims(
     assert found == [(path.name, None) for path in paths]
     # After the parent's first claim, the helper's earlier claims were there to take.
     assert taken[0] >= bothends.CLAIM
+
+
+def test_the_handoff_gives_back_equal_files_and_the_share_s_own_paths(tmp_path: Path) -> None:
+    """Files with operations, header, noqa and a constants module (a path outside the share)
+    travel whole: equal records, the share's Path objects themselves, other paths equal."""
+    versions = write_tree(
+        tmp_path / "versions",
+        {
+            "ids.py": "BASE = 'a1'\n",
+            "a1.py": migration("a1", None)
+            + "\ndef upgrade():\n    op.create_table('t', sa.Column('id', sa.Integer(),"
+            " primary_key=True))\n    op.create_index('ix', 't', ['id'])  # noqa: CL305\n",
+            "b2.py": "from ids import BASE\nrevision = 'b2'\ndown_revision = BASE\n",
+            "bad.py": "def (:\n",
+        },
+    )
+    share = [versions / name for name in ("a1.py", "b2.py", "bad.py")]
+    read = lint._read_rows(share, ModuleConstants(), 1 << 20, False)
+    assert read[0][0].operations is not None and read[0][0].operations.upgrade
+    assert read[1][0].used_modules == (versions / "ids.py",)
+    copy = [Path(p) for p in share]  # equal paths, other objects
+    with open(tmp_path / "handoff", "w+b") as stream:
+        handoff.send(stream, share, read)
+        back = handoff.Receiver(stream, copy, handoff.is_read_row).finish()
+    assert back is not None and back[0] == 0
+    assert back[1] == read
+    assert all(file.path is path for (file, _), path in zip(back[1], copy, strict=True))
+    assert back[1][1][0].used_modules == (versions / "ids.py",)
