@@ -395,7 +395,16 @@ class _Replay:
         return table
 
     def apply(self, op: Operation) -> None:
+        # Exact classes (operations are never subclassed): the commonest two first.
+        if type(op) is CreateTable:
+            self.create_table(op)
+            return
         state = self.state
+        if type(op) is CreateIndex:
+            table = self.table(op.table, op)
+            if table is not None:
+                self.create_index(table, op)
+            return
         if isinstance(op, Opaque):
             if state.notes is not None:
                 state.notes.append(
@@ -494,8 +503,12 @@ class _Replay:
         known = not (op.if_not_exists and (state.everything_partial or op.table in state.tables))
         origin = self.origin(op)
         table = _Table(op.table, known, origin)
+        columns = table.columns
         for definition in op.columns:
-            self.add_column(table, definition, op, False, with_table=True)
+            if definition.name in columns or definition.index or definition.unique:
+                self.add_column(table, definition, op, False, with_table=True)
+            else:
+                columns[definition.name] = definition  # what add_column keeps, see _Table
         for index in op.indexes:
             name = index.name or f"ix_{_short_table(op.table)}_{'_'.join(index.columns)}"
             table.indexes[name] = Index(
@@ -876,6 +889,7 @@ class SchemaHistory:
         if self.cyclic:
             return
         links_in, links_out = self.graph.links_in, self.graph.links_out
+        revisions = self.graph.revisions
         states: dict[str, _State] = {}
         remaining = {rev: len(links_out[rev]) for rev in self.order}
         own: set[tuple[str, int, str]] = set()
@@ -906,8 +920,8 @@ class SchemaHistory:
                 for name in list(state.tables):
                     state.write(name).known = False
                 state.gone.clear()
-            file = self.graph.revisions[rev]
-            operations = self.operations(rev)
+            file = revisions[rev]
+            operations = file.operations if file.operations is not None else NO_OPERATIONS
             self._round_trip(rev, file.path, operations, state, reverts)
             found: list[Problem] = []
             replay(state, rev, file.path, operations.upgrade, found.append)

@@ -444,3 +444,31 @@ def test_replay_tables_keep_creation_columns_and_indexes_as_their_operations() -
         ("exists", "column t.x", Origin("a", a, 2)),
         ("exists", "index ix_x", Origin("a", a, 6)),
     ]
+
+
+def test_create_table_columns_with_an_index_a_unique_or_a_repeated_name() -> None:
+    """`Column(index=True)` makes SQLAlchemy's own index, `Column(unique=True)` an unnamed
+    unique constraint, and a column named twice in one create_table fails (CL301) with the
+    first one kept: the replay's shortcut for plain columns leaves these to add_column."""
+    from chainlint.ops import ColumnDef, CreateTable
+    from chainlint.schema import Column, Index, _State, replay
+
+    a = Path("a.py")
+    plain = ColumnDef("id", "sa.Integer()", False, None, True, 2, 9, False, False)
+    indexed = ColumnDef("email", "sa.String()", True, None, False, 3, 9, True, False)
+    unique = ColumnDef("code", "sa.String()", True, None, False, 4, 9, False, True)
+    again = ColumnDef("id", "sa.Text()", True, None, False, 5, 9, False, False)
+    found: list[Any] = []
+    state = _State()
+    operation = CreateTable("t", (plain, indexed, unique, again), (), (), (), ("id",), 1, 5)
+    replay(state, "a", a, [operation], found.append)
+    frozen = state.freeze().tables["t"]
+    assert list(frozen.columns) == ["id", "email", "code"]
+    assert frozen.columns["id"] == Column("id", "sa.Integer()", False, None, "a", a, 2)
+    assert dict(frozen.indexes) == {
+        "ix_t_email": Index("ix_t_email", "t", ("email",), False, "a", a, 3, True)
+    }
+    assert [(c.kind, c.name, c.columns) for c in frozen.uniques] == [("unique", None, ("code",))]
+    assert [(p.kind, p.what, p.origin) for p in found] == [
+        ("exists", "column t.id", Origin("a", a, 2))
+    ]
