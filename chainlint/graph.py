@@ -72,13 +72,24 @@ def alembic_items(file: RevisionFile, field: str) -> tuple[Identifier, ...]:
     return items
 
 
-def _topological_sort(graph: nx.DiGraph) -> list[str] | None:
-    import networkx as nx
-
-    try:
-        return list(nx.topological_sort(graph))
-    except nx.NetworkXUnfeasible:
-        return None
+def topological_order(
+    links_in: Mapping[str, Sequence[str]], links_out: Mapping[str, Sequence[str]]
+) -> list[str] | None:
+    """networkx's `topological_sort` of the DiGraph with this adjacency (nodes in the order of
+    `links_in`, each node's successors in the order of `links_out`), or None where it raises
+    NetworkXUnfeasible (a cycle). networkx yields its `topological_generations` one after
+    another: a first-in, first-out walk from the nodes without links into them, each node taken
+    once its last link in is, gives that same order (tests/test_graph.py checks it against
+    networkx), without building the DiGraph or paying its per-generation cost."""
+    indegree = {node: len(parents) for node, parents in links_in.items()}
+    order = [node for node, count in indegree.items() if count == 0]
+    for node in order:  # grows as it is walked
+        for child in links_out[node]:
+            count = indegree[child] - 1
+            indegree[child] = count
+            if count == 0:
+                order.append(child)
+    return order if len(order) == len(indegree) else None
 
 
 # What every node of the graphs, and every edge of `parent_dag`, holds as attributes: nothing,
@@ -129,11 +140,13 @@ class RevisionGraph:
 
     Their adjacency is also kept as tuples per revision (`parent_links`, `child_links`,
     `links_in`, `links_out`), for the walks over every revision that would otherwise pay
-    networkx's per-call cost thousands of times; orders come from networkx, computed once."""
+    networkx's per-call cost thousands of times. The DiGraphs are made when first asked for;
+    the topological order (networkx's, see `topological_order`) is computed once, from the
+    tuples."""
 
     def __init__(self, environment: Environment, files: Sequence[RevisionFile]) -> None:
-        # networkx is imported here (by _thin_graph), not at module import: warm runs never
-        # build a graph.
+        # networkx is imported when a DiGraph is first made (by _thin_graph), not at module
+        # import: warm runs never build a graph.
         self.environment = environment
         self.files: tuple[RevisionFile, ...] = tuple(files)
         self.revisions: dict[str, RevisionFile] = {}
@@ -145,13 +158,10 @@ class RevisionGraph:
         self.labelled: dict[str, tuple[str, ...]] = {}
         # Whether some depends_on entry links two revisions that no down_revision links.
         self.dependency_links = False
-        # Every link (down_revision and depends_on), and the down_revision links alone: one
-        # graph when no depends_on link adds an edge. An edge's `kind` attribute is DEPENDENCY
-        # for a depends_on link; a down_revision link (PARENT) has no attribute.
-        self.parent_dag: nx.DiGraph = _thin_graph()
-        self.dag: nx.DiGraph = self.parent_dag
-        # Their adjacency per revision: its parents and children in parent_dag, every link into
-        # it and out of it in dag.
+        # Every link (down_revision and depends_on), and the down_revision links alone, per
+        # revision: its parents and children in `parent_dag`, every link into it and out of it
+        # in `dag` (the networkx DiGraphs, made from these when first asked for: the schema
+        # rules' child process never needs them).
         self.parent_links: dict[str, tuple[str, ...]] = {}
         self.child_links: dict[str, tuple[str, ...]] = {}
         self.links_in: dict[str, tuple[str, ...]] = {}
@@ -161,8 +171,6 @@ class RevisionGraph:
     # -- construction -------------------------------------------------------------------------
 
     def _build(self) -> None:
-        import networkx as nx
-
         for file in self.files:
             # A file that cannot be parsed still takes part with what the tolerant scan found.
             rev = file.revision_id
@@ -221,32 +229,15 @@ class RevisionGraph:
             else:
                 links_in[rev] = tuple(found)
                 self.dependency_links = True
-        # The graphs get their edges in bulk, in the order of the old one-by-one construction
-        # (each revision's links in turn), so every networkx view iterates as it did.
-        parent_edges = [
-            (parent, rev) for rev, parents in parent_links.items() for parent in parents
-        ]
-        self.parent_dag.add_nodes_from(revisions)
-        self.parent_dag.add_edges_from(parent_edges)
-        if not self.dependency_links:
-            # The same links: one graph, not two copies of it (10k revisions: ~6 MB each).
-            self.dag = self.parent_dag
-        else:
-            self.dag = nx.DiGraph()
-            self.dag.add_nodes_from(revisions)
-            # A parent link carries no attribute (an attribute dict per edge costs 120 bytes).
-            self.dag.add_edges_from(
-                (parent, rev) if index < len(parent_links[rev]) else (parent, rev, _DEPENDENCY)
-                for rev, linked in links_in.items()
-                for index, parent in enumerate(linked)
-            )
         # The same adjacency as tuples per revision, for the walks over every revision: the
-        # lists the edges were made from, and their inversion (equal to the DiGraphs' pred and
-        # succ in order: tests/test_graph.py; reading those views back costs 20 ms each at 10k).
-        # Kept as tuples (a list per revision costs 40 bytes more), `()` shared by the heads.
+        # lists the DiGraphs' edges are made from, and their inversion (equal to the DiGraphs'
+        # pred and succ in order: tests/test_graph.py; reading those views back costs 20 ms
+        # each at 10k). Kept as tuples (a list per revision costs 40 bytes more), `()` shared by
+        # the heads.
         children: dict[str, list[str]] = {rev: [] for rev in revisions}
-        for parent, rev in parent_edges:
-            children[parent].append(rev)
+        for rev, parents in parent_links.items():
+            for parent in parents:
+                children[parent].append(rev)
         child_links = {rev: tuple(found) if found else () for rev, found in children.items()}
         links_out = child_links  # without a depends_on link, dag has parent_dag's edges
         if self.dependency_links:
@@ -258,6 +249,38 @@ class RevisionGraph:
         del children
         self.parent_links, self.links_in = parent_links, links_in
         self.child_links, self.links_out = child_links, links_out
+
+    @cached_property
+    def parent_dag(self) -> nx.DiGraph:
+        """The `down_revision` links as a networkx DiGraph, edges from parent to child."""
+        graph = _thin_graph()
+        graph.add_nodes_from(self.revisions)
+        # The edges in bulk, in the order of the old one-by-one construction (each revision's
+        # links in turn), so every networkx view iterates as it did.
+        graph.add_edges_from(
+            (parent, rev) for rev, parents in self.parent_links.items() for parent in parents
+        )
+        return graph
+
+    @cached_property
+    def dag(self) -> nx.DiGraph:
+        """Every link (down_revision and depends_on); an edge's `kind` is DEPENDENCY for a
+        depends_on link, and a down_revision link (PARENT) has no attribute."""
+        if not self.dependency_links:
+            # The same links: one graph, not two copies of it (10k revisions: ~6 MB each).
+            return self.parent_dag
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        graph.add_nodes_from(self.revisions)
+        parent_links = self.parent_links
+        # A parent link carries no attribute (an attribute dict per edge costs 120 bytes).
+        graph.add_edges_from(
+            (parent, rev) if index < len(parent_links[rev]) else (parent, rev, _DEPENDENCY)
+            for rev, linked in self.links_in.items()
+            for index, parent in enumerate(linked)
+        )
+        return graph
 
     # -- lookups --------------------------------------------------------------------------------
 
@@ -342,14 +365,18 @@ class RevisionGraph:
     def link_order(self) -> list[str] | None:
         """networkx's topological order of `dag` (parents and dependencies first), computed
         once for the schema replay and CL004; None when the links form a cycle."""
-        return _topological_sort(self.dag)
+        return topological_order(self.links_in, self.links_out)
 
     @cached_property
     def generation(self) -> dict[str, int] | None:
         """Each revision's longest distance from a base through `down_revision` links (None
         when they form a cycle): an ancestor always has a smaller generation."""
         # Without a depends_on link, dag has the edges of parent_dag: the same order.
-        order = self.link_order if not self.dependency_links else _topological_sort(self.parent_dag)
+        order = (
+            self.link_order
+            if not self.dependency_links
+            else topological_order(self.parent_links, self.child_links)
+        )
         if order is None:
             return None
         return longest_distances(order, self.parent_links)
