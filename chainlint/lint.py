@@ -444,11 +444,12 @@ def lint_environment(
         reads = cache.ReadCache(folder, environment.root, len(paths))
 
         def read(paths: list[Path]) -> list[tuple[RevisionFile, str | None]]:
-            todo = [path for path in paths if str(path) not in early]
             meanwhile = pending_check_imports()  # a graph is built unless the content matches
-            read = read_files(todo, constants, settings.max_file_size, False, meanwhile)
-            done = dict(zip(todo, read, strict=True))
-            return [early.pop(str(path)) if path not in done else done[path] for path in paths]
+            todo = [path for path in paths if str(path) not in early] if early else paths
+            read = iter(read_files(todo, constants, settings.max_file_size, False, meanwhile))
+            # In order: each file read for the files table, else the next one read now (by
+            # string: a Path's first hash costs ~2 us, 10k revisions ~20 ms).
+            return [early.pop(str(path)) if str(path) in early else next(read) for path in paths]
 
         fresh = cache.refresh(paths, keys, reads, read)
         content = None
