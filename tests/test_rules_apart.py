@@ -224,3 +224,24 @@ def test_a_child_writes_to_a_memfd_or_else_a_temporary_file(
     assert child is not None
     assert os.readlink(f"/proc/self/fd/{child.handle.fileno()}").startswith("/memfd:") is memfd
     assert apart.result(child) == {"made": [1, 2]}
+
+
+def test_a_finding_made_apart_is_silenced_by_its_noqa(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, apart_always: None
+) -> None:
+    """A child's findings come back with paths of their own (equal, not the files' objects):
+    `# noqa` still silences them."""
+    create = 'op.create_table("users", sa.Column("id", sa.Integer))'
+    versions = write_tree(
+        tmp_path / "versions",
+        {
+            "a.py": migration("a", None, upgrade=create),
+            "b.py": migration("b", "a", upgrade=f"{create}  # noqa: CL301"),
+            "c.py": migration("c", "b", upgrade=create.replace("users", "items")),
+            "d.py": migration("d", "c", upgrade=create.replace("users", "items")),
+        },
+    )
+    ran_here = _count_schema_rules_here(monkeypatch)
+    findings = lint.check_graph(graph_of(versions), ALL)
+    assert ran_here == []  # the child ran them
+    assert [(f.code, f.path.name) for f in findings if f.code == "CL301"] == [("CL301", "d.py")]
