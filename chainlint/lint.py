@@ -353,14 +353,15 @@ def check_graph(
     # Path (its first hash costs ~2 us: mapping 10k revisions by Path, ~25 ms after the rules).
     by_string = {str(file.path): file for file in graph.files}
     # A file that cannot be parsed gets one error, CL009; its recovered ids serve the graph.
-    unreadable = {file.path for file in graph.files if file.problem is not None}
+    unreadable = {str(file.path) for file in graph.files if file.problem is not None}
     findings = []
     for rule in rules:
         for finding in produced[rule.code]:
-            file = by_string.get(str(finding.path))
+            path = str(finding.path)
+            file = by_string.get(path)
             if file is not None and file.is_suppressed(finding.line, finding.code):
                 continue
-            if finding.path in unreadable and finding.code != "CL009":
+            if path in unreadable and finding.code != "CL009":
                 continue
             findings.append(finding)
     return findings

@@ -9,7 +9,7 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from chainlint.config import DEFAULT_MAX_FILE_SIZE
 from chainlint.constants import ConstantValue, ModuleConstants
@@ -249,9 +249,7 @@ def _parse(path: Path, data: bytes, constants: ModuleConstants) -> RevisionFile:
     reader = _ModuleReader(path, text, constants, lines)
     assignments = reader.read_assignments(module)
     docstring_lines, header = _read_header(module, lines)
-    # In ASCII text ast's columns are character offsets: the position is the node's own.
-    position = _node_position if reader._ascii else reader._position
-    operations = read_operations(module, reader._constant, position)
+    operations = read_operations(module, reader._constant, reader._position)
     legacy = None
     if "revision" not in assignments:
         match = LEGACY_REVISION_FILE.match(path.name)
@@ -408,13 +406,8 @@ class _ModuleReader:
             # Exact node types (ast.parse makes no subclasses): identity tests, the most common
             # first (Alembic's template annotates its four assignments).
             if type(stmt) is ast.AnnAssign:
-                value = stmt.value
-                if value is not None:
-                    named = stmt.target
-                    if type(named) is ast.Name:
-                        self._bind(found, named.id, value, True)
-                    else:
-                        self._assign(found, named, value, annotated=True)
+                if stmt.value is not None:
+                    self._assign(found, stmt.target, stmt.value, annotated=True)
                 continue
             kind = type(stmt)
             if kind is ast.FunctionDef or kind is ast.Expr:
@@ -450,7 +443,7 @@ class _ModuleReader:
     def _assign(
         self, found: dict[str, Assignment], target: ast.expr, value: ast.expr, *, annotated: bool
     ) -> None:
-        if isinstance(target, ast.Name):
+        if type(target) is ast.Name:  # exact node types: ast.parse makes no subclasses
             self._bind(found, target.id, value, annotated)
         elif isinstance(target, (ast.Tuple, ast.List)):
             names = [elt for elt in target.elts if isinstance(elt, ast.Name)]
@@ -613,12 +606,6 @@ class _ModuleReader:
         if offset and not self._ascii and line - 1 < len(self._lines):
             offset = len(self._lines[line - 1].encode("utf-8")[:offset].decode("utf-8", "ignore"))
         return line, offset + 1
-
-
-def _node_position(node: Any) -> tuple[int, int]:
-    """`_ModuleReader._position` in an ASCII file, for the statements and expressions the
-    operation reader asks about (each has a position)."""
-    return node.lineno, node.col_offset + 1
 
 
 _UNRESOLVED = object()

@@ -395,17 +395,15 @@ class _Replay:
         return table
 
     def apply(self, op: Operation) -> None:
-        # Exact classes (operations are never subclassed): the commonest two first.
-        if type(op) is CreateTable:
-            self.create_table(op)
-            return
         state = self.state
-        if type(op) is CreateIndex:
+        # The operation classes are disjoint: the most common ones are tested first.
+        if isinstance(op, CreateTable):
+            self.create_table(op)
+        elif isinstance(op, CreateIndex):
             table = self.table(op.table, op)
             if table is not None:
                 self.create_index(table, op)
-            return
-        if isinstance(op, Opaque):
+        elif isinstance(op, Opaque):
             if state.notes is not None:
                 state.notes.append(
                     OpaqueNote(self.revision, self.path, op.line, op.column, op.tables, op.reason)
@@ -424,14 +422,6 @@ class _Replay:
                     state.write(name).known = False
                 else:
                     state.put(_Table(name, False, None))
-            return
-        # The operation classes are disjoint: the most common ones are tested first.
-        if isinstance(op, CreateTable):
-            self.create_table(op)
-        elif isinstance(op, CreateIndex):
-            table = self.table(op.table, op)
-            if table is not None:
-                self.create_index(table, op)
         elif isinstance(op, DropTable):
             if op.table in state.tables:
                 state.remove(op.table, self.origin(op))
@@ -889,7 +879,6 @@ class SchemaHistory:
         if self.cyclic:
             return
         links_in, links_out = self.graph.links_in, self.graph.links_out
-        revisions = self.graph.revisions
         states: dict[str, _State] = {}
         remaining = {rev: len(links_out[rev]) for rev in self.order}
         own: set[tuple[str, int, str]] = set()
@@ -920,8 +909,8 @@ class SchemaHistory:
                 for name in list(state.tables):
                     state.write(name).known = False
                 state.gone.clear()
-            file = revisions[rev]
-            operations = file.operations if file.operations is not None else NO_OPERATIONS
+            file = self.graph.revisions[rev]
+            operations = self.operations(rev)
             self._round_trip(rev, file.path, operations, state, reverts)
             found: list[Problem] = []
             replay(state, rev, file.path, operations.upgrade, found.append)
