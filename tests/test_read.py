@@ -687,3 +687,18 @@ def test_a_file_that_changes_size_after_fstat(
             source.read_regular_file(path, 2000)
     else:
         assert source.read_regular_file(path, 2000) == b"y" * written
+
+
+def test_a_file_that_cannot_be_parsed_gets_only_its_cl009(tmp_path: Path) -> None:
+    """What the tolerant scan recovers of an unparseable file serves the graph, but the file
+    gets no finding besides CL009: its unknown parent, long id and stale header are not
+    reported."""
+    from chainlint.lint import lint_paths
+
+    long_id = "b" * 40
+    broken = migration(long_id, "x", revises_header="stale").replace(
+        "def upgrade():", "def upgrade(:"
+    )
+    versions = write_tree(tmp_path / "versions", {"a.py": migration("a", None), "b.py": broken})
+    result = lint_paths([versions])
+    assert [(f.code, f.path.name) for f in result.findings] == [("CL009", "b.py")]
