@@ -156,6 +156,42 @@ def test_warm_check_imports_neither_networkx_nor_rich(project: tuple[Path, dict[
     assert not warm["tomllib"] and not warm["tempfile"]
 
 
+@pytest.mark.parametrize(
+    ("files", "codes", "walks_a_graph"),
+    [
+        # Two heads on one branch, nothing broken: CL010 needs no ancestry walk.
+        ({"a.py": ("a", None), "b.py": ("b", "a"), "c.py": ("c", "a")}, {"CL010"}, False),
+        # Beside an orphan base, CL010 asks which bases each head reaches.
+        ({"a.py": ("a", None), "b.py": ("b", "a"), "x.py": ("x", None)}, {"CL011"}, True),
+        # A broken down_revision: CL010 asks which heads it cut off.
+        ({"a.py": ("a", None), "b.py": ("b", "a"), "c.py": ("c", "x")}, {"CL001"}, True),
+        # A cycle: CL004 asks whether Alembic would notice it.
+        ({"a.py": ("a", None), "b.py": ("b", "c"), "c.py": ("c", "b")}, {"CL004"}, True),
+    ],
+    ids=["fork", "orphan-base", "broken-reference", "cycle"],
+)
+def test_networkx_only_where_a_rule_walks_its_graph(
+    tmp_path: Path, files: dict[str, tuple[str, str | None]], codes: set[str], walks_a_graph: bool
+) -> None:
+    write_tree(tmp_path / "versions", {name: migration(*ids) for name, ids in files.items()})
+    environ = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    environ["CHAINLINT_NO_CACHE"] = "1"
+    args = ["check", "--format", "json", "versions"]
+    modules = _modules_after(args, tmp_path, environ)
+    assert modules["networkx"] == walks_a_graph
+    # The findings are the same whether networkx was needed or not.
+    reported = subprocess.run(
+        [sys.executable, "-m", "chainlint", *args],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert codes <= {finding["code"] for finding in json.loads(reported.stdout)["findings"]}
+
+
 def test_rich_only_when_colour_is_forced(project: tuple[Path, dict[str, str]]) -> None:
     root, environ = project
     assert _modules_after(["check", "versions", "--color"], root, environ)["rich"]

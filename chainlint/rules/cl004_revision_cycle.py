@@ -2,8 +2,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import networkx as nx
-
 from chainlint.findings import Finding
 from chainlint.graph import RevisionGraph
 from chainlint.rules.base import Example, Expected, Rule, RuleContext, migration
@@ -118,6 +116,8 @@ def alembic_detects(graph: RevisionGraph, members: list[str]) -> bool:
     """Whether Alembic's RevisionMap._detect_cycles refuses this cycle: only when a member is
     not both reachable down from a head and up from a base (first through `down_revision`
     links, then through every link from the heads and bases that ignore dependencies)."""
+    import networkx as nx  # only a tree with a cycle gets here
+
     for edges, heads, bases in (
         (graph.parent_dag, graph.heads, graph.bases),
         (graph.dag, _real_heads(graph), _real_bases(graph)),

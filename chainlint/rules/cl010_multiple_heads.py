@@ -140,8 +140,8 @@ def _head_groups(graph: RevisionGraph) -> list[list[str]]:
     clashing = {conflict.label for conflict in graph.label_conflicts}
     groups: dict[frozenset[str], list[str]] = {}
     for head in graph.heads:
-        bases = graph.reaching_bases(head)
-        if bases and bases <= orphans:
+        # Only beside an orphan base is the walk needed (it builds the DAG: ~85 ms at 10k).
+        if orphans and (bases := graph.reaching_bases(head)) and bases <= orphans:
             continue  # CL011 reports the root cause
         if head in suspects:
             continue  # CL001 (or CL009) is the root cause
