@@ -111,9 +111,8 @@ def _modules_after(args: list[str], cwd: Path, env: dict[str, str]) -> dict[str,
 def _run_noting_modules(
     args: list[str], cwd: Path, env: dict[str, str]
 ) -> tuple[dict[str, bool], str]:
-    """Which heavy modules a chainlint run imported, and what it printed."""
-    """Run the command line in a fresh interpreter (stdout a pipe); which heavy modules did it
-    import?"""
+    """Run the command line in a fresh interpreter (stdout a pipe): which heavy modules did it
+    import, and what did it print?"""
     code = (
         "import json, sys\n"
         "from chainlint.entry import main\n"
@@ -138,13 +137,18 @@ def _run_noting_modules(
     return dict(json.loads(done.stderr.strip().splitlines()[-1])), done.stdout
 
 
+def _environ_without_colour() -> dict[str, str]:
+    """This environment, less what would make the output a colour terminal's."""
+    return {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     write_tree(
         tmp_path / "versions",
         {"a.py": migration("a", None), "b.py": migration("b", "a"), "c.py": migration("c", "x")},
     )
-    environ = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    environ = _environ_without_colour()
     environ["CHAINLINT_CACHE_DIR"] = str(tmp_path / "cache")
     return tmp_path, environ
 
@@ -181,7 +185,7 @@ def test_networkx_only_where_a_rule_walks_its_graph(
     tmp_path: Path, files: dict[str, tuple[str, str | None]], codes: set[str], walks_a_graph: bool
 ) -> None:
     write_tree(tmp_path / "versions", {name: migration(*ids) for name, ids in files.items()})
-    environ = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    environ = _environ_without_colour()
     environ["CHAINLINT_NO_CACHE"] = "1"
     args = ["check", "--format", "json", "versions"]
     modules, printed = _run_noting_modules(args, tmp_path, environ)
